@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
+	"github.com/checkflow/checkflow/server"
+	"github.com/checkflow/checkflow/worker"
+)
+
+type devConfig struct {
+	httpAddr, uiAddr, databaseURL, dataDir, logLevel string
+	temporalPort                                     int
+	noUI                                             bool
+}
+
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c devConfig
+	f := newFlags("dev", stderr)
+	f.str(&c.httpAddr, "http-addr", "CHECKFLOW_HTTP_ADDR", "127.0.0.1:8080", "address of the HTTP API")
+	f.str(&c.uiAddr, "ui-addr", "CHECKFLOW_UI_ADDR", "127.0.0.1:8233", "address of the Temporal Web UI")
+	f.integer(&c.temporalPort, "temporal-port", "CHECKFLOW_TEMPORAL_PORT", 7233, "port of the embedded Temporal frontend on 127.0.0.1 (0 = any free port)")
+	f.str(&c.databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL; when nothing listens there a private cluster is created under <data-dir>/pg")
+	f.str(&c.dataDir, "data-dir", "CHECKFLOW_DATA_DIR", "./.checkflow", "directory for the embedded Temporal database and the private PostgreSQL cluster")
+	f.str(&c.logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
+	f.boolean(&c.noUI, "no-ui", "CHECKFLOW_NO_UI", false, "do not serve the Temporal Web UI")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.logLevel)
+	if err != nil {
+		return err
+	}
+	// Validate everything before starting anything.
+	if err := validateDatabaseURL(c.databaseURL); err != nil {
+		return err
+	}
+	if err := validateListenAddr("http-addr", c.httpAddr); err != nil {
+		return err
+	}
+	if !c.noUI {
+		if err := validateListenAddr("ui-addr", c.uiAddr); err != nil {
+			return err
+		}
+	}
+	if c.temporalPort < 0 || c.temporalPort > 65535 {
+		return badFlag("temporal-port", "%d is not a port", c.temporalPort)
+	}
+	if c.temporalPort != 0 {
+		if err := validateListenAddr("temporal-port", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.temporalPort))); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
+		return badFlag("data-dir", "%v", err)
+	}
+
+	var cleanup stack
+	defer cleanup.run()
+
+	pg, err := devenv.EnsurePostgres(ctx, devenv.PostgresConfig{URL: c.databaseURL, ClusterDir: filepath.Join(c.dataDir, "pg"), Logger: log})
+	if err != nil {
+		return &flagError{flag: "database-url", err: err}
+	}
+	cleanup.push(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := pg.Stop(sctx); err != nil {
+			log.Error("stop private postgres", "err", err)
+		}
+	})
+	pool, err := migrateAndOpen(ctx, pg.URL, log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(pool.Close)
+
+	temporal, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{
+		Port: c.temporalPort, DBFile: filepath.Join(c.dataDir, "temporal.db"), Logger: log,
+	})
+	if err != nil {
+		return badFlag("temporal-port", "%v", err)
+	}
+	cleanup.push(func() { _ = temporal.Stop() })
+
+	uiURL := ""
+	if !c.noUI {
+		ui, err := temporalserver.StartUI(ctx, c.uiAddr, temporal.HostPort(), temporal.Namespace())
+		if err != nil {
+			return badFlag("ui-addr", "%v", err)
+		}
+		cleanup.push(ui.Stop)
+		uiURL = urlOf(c.uiAddr)
+	}
+
+	tc, err := dialTemporal(ctx, client.Options{HostPort: temporal.HostPort(), Namespace: temporal.Namespace()}, log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(tc.Close)
+
+	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log})
+	if err != nil {
+		return err
+	}
+	cleanup.push(w.Stop)
+
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version})
+	stopHTTP, err := serveHTTP(ctx, c.httpAddr, api.Handler(), log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(stopHTTP)
+
+	fmt.Fprintf(stdout, "checkflow %s is ready\n", version)
+	fmt.Fprintf(stdout, "  API:          %s\n", urlOf(c.httpAddr))
+	if uiURL != "" {
+		fmt.Fprintf(stdout, "  Temporal UI:  %s\n", uiURL)
+	}
+	fmt.Fprintf(stdout, "  Temporal:     %s (namespace %s)\n", temporal.HostPort(), temporal.Namespace())
+	fmt.Fprintf(stdout, "  PostgreSQL:   %s\n", redactURL(pg.URL))
+	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
+
+	<-ctx.Done()
+	log.Info("shutting down")
+	return nil
+}

@@ -1,0 +1,76 @@
+// Command checkflow is checkflow's one binary: `dev` runs everything in one process on embedded
+// defaults; `server`, `worker` and `migrate` are the production pieces; `version` prints the
+// version. Every flag can also be set through the environment variable named in --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `checkflow — health-check orchestration on Temporal and PostgreSQL
+
+Usage: checkflow <command> [flags]
+
+Commands:
+  dev       run everything in one process: embedded Temporal + Web UI, PostgreSQL, API, worker
+  server    run the HTTP API against an existing Temporal cluster and PostgreSQL
+  worker    run a Temporal worker (workflows and/or probes)
+  migrate   apply database migrations and exit
+  version   print the version
+
+Run 'checkflow <command> --help' for the command's flags, their defaults and environment variables.
+`
+
+// run executes one command and returns the process exit code. Errors are printed as one line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "dev":
+		err = runDev(ctx, args[1:], stdout, stderr)
+	case "server":
+		err = runServer(ctx, args[1:], stdout, stderr)
+	case "worker":
+		err = runWorker(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "checkflow: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "checkflow %s: %v\n", args[0], err)
+		var fe *flagError
+		if errors.As(err, &fe) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}

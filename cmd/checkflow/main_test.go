@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
+	"github.com/checkflow/checkflow/internal/testutil"
+	"github.com/checkflow/checkflow/workflows"
+)
+
+// The test binary doubles as the checkflow binary: with CHECKFLOW_TEST_RUN_MAIN=1 it runs main()
+// with its arguments, so process-level tests (signals, exit codes) need no separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("CHECKFLOW_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// lockedBuffer collects a child's stderr.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type devProcess struct {
+	cmd                        *exec.Cmd
+	stderr                     *lockedBuffer
+	httpAddr, uiAddr, temporal string
+	exited                     chan error
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	p, err := devenv.FreePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+}
+
+// startDev starts `checkflow dev` as a child process on free ports and waits for its ready banner.
+func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
+	t.Helper()
+	d := &devProcess{httpAddr: freeAddr(t), uiAddr: freeAddr(t), temporal: freeAddr(t), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	_, tport, _ := net.SplitHostPort(d.temporal)
+	args := append([]string{"dev", "--http-addr", d.httpAddr, "--ui-addr", d.uiAddr, "--temporal-port", tport, "--data-dir", dataDir}, extra...)
+	d.cmd = exec.Command(os.Args[0], args...)
+	d.cmd.Env = append(os.Environ(), "CHECKFLOW_TEST_RUN_MAIN=1")
+	d.cmd.Stderr = d.stderr
+	stdout, err := d.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var banner strings.Builder
+		for sc.Scan() {
+			banner.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "Press Ctrl-C") {
+				ready <- banner.String()
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		if d.cmd.ProcessState == nil {
+			_ = d.cmd.Process.Kill()
+		}
+	})
+	select {
+	case banner := <-ready:
+		wants := []string{"http://" + d.httpAddr, "http://" + d.uiAddr}
+		if slices.Contains(extra, "--no-ui") {
+			wants = wants[:1]
+		}
+		for _, want := range wants {
+			if !strings.Contains(banner, want) {
+				t.Errorf("ready banner does not show %s:\n%s", want, banner)
+			}
+		}
+	case err := <-d.exited:
+		t.Fatalf("dev exited before ready: %v\nstderr:\n%s", err, d.stderr.String())
+	case <-time.After(90 * time.Second):
+		t.Fatalf("dev not ready within 90 s; stderr:\n%s", d.stderr.String())
+	}
+	return d
+}
+
+// stop sends SIGTERM and requires exit status 0 within 10 s and every port released.
+func (d *devProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.exited:
+		if err != nil {
+			t.Fatalf("dev exited with %v after SIGTERM; stderr:\n%s", err, d.stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("dev still running 10 s after SIGTERM")
+	}
+	for _, addr := range []string{d.httpAddr, d.uiAddr, d.temporal} {
+		if err := devenv.CheckPortFree(addr); err != nil {
+			t.Errorf("after stop: %v", err)
+		}
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Acceptance 1 and 3 of the foundation issue.
+func TestDevStartsEverythingAndStopsOnSIGTERM(t *testing.T) {
+	d := startDev(t, t.TempDir())
+	if code, body := get(t, "http://"+d.httpAddr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"ready"`) {
+		t.Errorf("/readyz = %d %s", code, body)
+	}
+	if code, body := get(t, "http://"+d.uiAddr+"/"); code != http.StatusOK || !strings.Contains(strings.ToLower(body), "<html") {
+		t.Errorf("UI / = %d, body does not look like HTML: %.200s", code, body)
+	}
+	if code, body := get(t, "http://"+d.httpAddr+"/api/v1/version"); code != http.StatusOK || !strings.Contains(body, `"version"`) {
+		t.Errorf("/api/v1/version = %d %s", code, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: d.temporal, Namespace: "default", Logger: devenv.SDKLogger(testutil.Logger(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range temporalserver.SearchAttributes() {
+		if got, ok := sa.GetCustomAttributes()[name]; !ok || got != typ {
+			t.Errorf("namespace default: search attribute %s = %v (present %v), want %v", name, got, ok, typ)
+		}
+	}
+	d.stop(t)
+	if s := d.stderr.String(); strings.Contains(s, "level=ERROR") {
+		t.Errorf("errors logged during a clean start/stop:\n%s", s)
+	}
+}
+
+// Acceptance 2: nothing listens at --database-url → a private cluster under <data-dir>/pg; a
+// second start reuses it with its data; SIGTERM stops it.
+func TestDevProvisionsAndReusesPrivatePostgres(t *testing.T) {
+	if devenv.FindPostgresBin() == "" {
+		t.Fatal("initdb/pg_ctl not found: this machine is expected to have PostgreSQL binaries")
+	}
+	dataDir := t.TempDir()
+	// The cluster runs as the postgres user when we are root: let it reach the data dir.
+	for dir := dataDir; dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
+		_ = os.Chmod(dir, 0o755)
+	}
+	dbURL := "postgres://postgres@" + freeAddr(t) + "/checkflow"
+	d := startDev(t, dataDir, "--database-url", dbURL, "--no-ui")
+	privateURL := readPrivateURL(t, dataDir)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, privateURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "INSERT INTO systems (id, name) VALUES ('kept', 'Kept across restarts')"); err != nil {
+		t.Fatalf("insert into private cluster (migrations applied?): %v", err)
+	}
+	conn.Close(ctx)
+	d.stop(t)
+	if _, err := pgx.Connect(ctx, privateURL); err == nil {
+		t.Fatalf("private cluster still accepts connections after dev stopped")
+	}
+
+	d = startDev(t, dataDir, "--database-url", dbURL, "--no-ui")
+	conn, err = pgx.Connect(ctx, readPrivateURL(t, dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var name string
+	err = conn.QueryRow(ctx, "SELECT name FROM systems WHERE id = 'kept'").Scan(&name)
+	conn.Close(ctx)
+	if err != nil || name != "Kept across restarts" {
+		t.Errorf("second start lost the data: name=%q err=%v", name, err)
+	}
+	d.stop(t)
+}
+
+func readPrivateURL(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "pg", "checkflow.port"))
+	if err != nil {
+		t.Fatalf("no private cluster port file: %v", err)
+	}
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%s/checkflow", strings.TrimSpace(string(b)))
+}
+
+// Acceptance 5: a worker started with --temporal-address serves a Temporal server that is not
+// embedded in it.
+func TestWorkerAgainstExternalTemporal(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Stop() }()
+	dbURL := testutil.NewDatabase(t)
+	queue := testutil.UniqueName(t)
+
+	wctx, stopWorker := context.WithCancel(ctx)
+	stdoutR, stdoutW := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(wctx, []string{"worker", "--temporal-address", srv.HostPort(), "--database-url", dbURL, "--task-queue", queue}, stdoutW, &stderr)
+		stdoutW.Close()
+	}()
+	line, err := bufio.NewReader(stdoutR).ReadString('\n')
+	if err != nil || !strings.Contains(line, "polling") {
+		t.Fatalf("worker did not start: %q %v; stderr: %s", line, err, stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
+
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Logger: devenv.SDKLogger(testutil.Logger(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wf, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queue, TaskQueue: queue}, workflows.SelfTestWorkflow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.SelfTestResult
+	if err := wf.Get(ctx, &res); err != nil {
+		t.Fatalf("workflow on external server: %v", err)
+	}
+	if !strings.HasSuffix(dbURL, "/"+res.Database.Database) {
+		t.Errorf("worker used database %q, want the one in --database-url %s", res.Database.Database, dbURL)
+	}
+	stopWorker()
+	if code := <-done; code != 0 {
+		t.Errorf("worker exit code %d after cancel; stderr: %s", code, stderr.String())
+	}
+}
+
+// Acceptance 6: bad configuration → one line on stderr naming the flag, non-zero exit, nothing
+// started (the ports of a later step stay free).
+func TestBadConfigurationIsOneClearLine(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	unreachable := freeAddr(t)
+	cases := []struct {
+		name string
+		args []string
+		flag string
+	}{
+		{"unparseable database url", []string{"dev", "--database-url", "::not a url", "--http-addr", freeAddr(t)}, "--database-url"},
+		{"http port in use", []string{"dev", "--http-addr", busy.Addr().String()}, "--http-addr"},
+		{"ui port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", busy.Addr().String()}, "--ui-addr"},
+		{"temporal port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)}, "--temporal-port"},
+		{"temporal port out of range", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", "70000"}, "--temporal-port"},
+		{"unreachable temporal (worker)", []string{"worker", "--temporal-address", unreachable}, "--temporal-address"},
+		{"unreachable temporal (server)", []string{"server", "--temporal-address", unreachable, "--http-addr", freeAddr(t)}, "--temporal-address"},
+		{"temporal address not host:port", []string{"worker", "--temporal-address", "nonsense"}, "--temporal-address"},
+		{"bad log level", []string{"dev", "--log-level", "loud"}, "--log-level"},
+		{"unknown flag", []string{"dev", "--no-such-flag"}, "flag"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tc.args, &stdout, &stderr)
+			if code == 0 {
+				t.Fatalf("exit code 0, want non-zero; stdout: %s", stdout.String())
+			}
+			lines := nonEmptyLines(stderr.String())
+			last := ""
+			if len(lines) > 0 {
+				last = lines[len(lines)-1]
+			}
+			if !strings.Contains(last, tc.flag) {
+				t.Errorf("last stderr line %q does not name %s", last, tc.flag)
+			}
+			// flag's own usage text aside, the error itself is a single line
+			if tc.flag != "flag" && len(lines) != 1 {
+				t.Errorf("stderr has %d lines, want 1:\n%s", len(lines), stderr.String())
+			}
+			if strings.Contains(stdout.String(), "ready") {
+				t.Errorf("printed a ready banner: %s", stdout.String())
+			}
+		})
+	}
+}
+
+func nonEmptyLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// `checkflow migrate` applies everything once; a second run is a no-op.
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	dbURL := testutil.NewDatabase(t) // already migrated from the template: nothing left to apply
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"migrate", "--database-url", dbURL}, &out, &errb); code != 0 {
+		t.Fatalf("migrate: %d %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "applied 0 migration(s)") {
+		t.Errorf("migrate on an up-to-date database said %q", out.String())
+	}
+	fresh := strings.TrimSuffix(dbURL, filepath.Base(dbURL)) + "fresh_" + filepath.Base(dbURL)
+	out.Reset()
+	if code := run(context.Background(), []string{"migrate", "--database-url", fresh}, &out, &errb); code != 0 {
+		t.Fatalf("migrate fresh: %d %s", code, errb.String())
+	}
+	t.Cleanup(func() { dropDatabase(t, fresh) })
+	if strings.Contains(out.String(), "applied 0 migration(s)") {
+		t.Errorf("migrate on a new database applied nothing: %q", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"migrate", "--database-url", fresh}, &out, &errb); code != 0 || !strings.Contains(out.String(), "applied 0 migration(s)") {
+		t.Errorf("second migrate: code %d, %q", code, out.String())
+	}
+}
+
+func dropDatabase(t *testing.T, dbURL string) {
+	ctx := context.Background()
+	admin := strings.TrimSuffix(dbURL, filepath.Base(dbURL)) + "postgres"
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Logf("drop: %v", err)
+		return
+	}
+	defer c.Close(ctx)
+	_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{filepath.Base(dbURL)}.Sanitize()+" WITH (FORCE)")
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+
+	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/schema"
+	"github.com/checkflow/checkflow/server"
+	"github.com/checkflow/checkflow/worker"
+)
+
+func redactURL(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Redacted()
+	}
+	return "(unparseable)"
+}
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var httpAddr, databaseURL, logLevel string
+	var tf temporalFlags
+	f := newFlags("server", stderr)
+	f.str(&httpAddr, "http-addr", "CHECKFLOW_HTTP_ADDR", "127.0.0.1:8080", "address of the HTTP API")
+	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL")
+	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
+	tf.register(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	if err := validateDatabaseURL(databaseURL); err != nil {
+		return err
+	}
+	if err := validateListenAddr("http-addr", httpAddr); err != nil {
+		return err
+	}
+	opts, err := tf.clientOptions()
+	if err != nil {
+		return err
+	}
+	var cleanup stack
+	defer cleanup.run()
+	tc, err := dialTemporal(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(tc.Close)
+	pool, err := migrateAndOpen(ctx, databaseURL, log)
+	if err != nil {
+		return &flagError{flag: "database-url", err: err}
+	}
+	cleanup.push(pool.Close)
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version})
+	stopHTTP, err := serveHTTP(ctx, httpAddr, api.Handler(), log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(stopHTTP)
+	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", version, urlOf(httpAddr))
+	<-ctx.Done()
+	return nil
+}
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var databaseURL, logLevel, location, taskQueue string
+	var probesOnly bool
+	var tf temporalFlags
+	f := newFlags("worker", stderr)
+	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL (not used with --probes-only)")
+	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
+	f.str(&location, "location", "CHECKFLOW_LOCATION", "", "also serve the probe task queue of this location (checkflow-probes-<location>)")
+	f.str(&taskQueue, "task-queue", "CHECKFLOW_TASK_QUEUE", "checkflow", "main task queue")
+	f.boolean(&probesOnly, "probes-only", "CHECKFLOW_PROBES_ONLY", false, "serve probe task queues only (no database needed)")
+	tf.register(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	if err := validateDatabaseURL(databaseURL); err != nil {
+		return err
+	}
+	opts, err := tf.clientOptions()
+	if err != nil {
+		return err
+	}
+	var cleanup stack
+	defer cleanup.run()
+	tc, err := dialTemporal(ctx, opts, log)
+	if err != nil {
+		return err
+	}
+	cleanup.push(tc.Close)
+	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue}
+	if !probesOnly {
+		pool, err := migrateAndOpen(ctx, databaseURL, log)
+		if err != nil {
+			return &flagError{flag: "database-url", err: err}
+		}
+		cleanup.push(pool.Close)
+		cfg.Pool = pool
+	}
+	w, err := worker.Start(cfg)
+	if err != nil {
+		return err
+	}
+	cleanup.push(w.Stop)
+	fmt.Fprintf(stdout, "checkflow worker %s polling %v on %s\n", version, w.TaskQueues(), opts.HostPort)
+	<-ctx.Done()
+	return nil
+}
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var databaseURL string
+	f := newFlags("migrate", stderr)
+	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL (the database is created if missing)")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := validateDatabaseURL(databaseURL); err != nil {
+		return err
+	}
+	pg, err := devenv.EnsurePostgres(ctx, devenv.PostgresConfig{URL: databaseURL})
+	if err != nil {
+		return &flagError{flag: "database-url", err: err}
+	}
+	n, err := schema.MigrateURL(ctx, pg.URL)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s); database is up to date\n", n)
+	return nil
+}
