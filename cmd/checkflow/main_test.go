@@ -160,7 +160,7 @@ func get(t *testing.T, url string) (int, string) {
 
 // Acceptance 1 and 3 of the foundation issue.
 func TestDevStartsEverythingAndStopsOnSIGTERM(t *testing.T) {
-	d := startDev(t, t.TempDir())
+	d := startDev(t, t.TempDir(), "--database-url", testutil.NewDatabase(t))
 	if code, body := get(t, "http://"+d.httpAddr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"ready"`) {
 		t.Errorf("/readyz = %d %s", code, body)
 	}
