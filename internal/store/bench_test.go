@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/checkflow/checkflow/internal/health"
+)
+
+// benchItem is a typical processed probe result: one run, its check state, the view and the
+// check.completed hook.
+func benchItem(systemID, cfg string, seq int64, base time.Time) PersistInput {
+	at := base.Add(time.Duration(seq) * time.Second)
+	st := health.Healthy
+	if seq%10 == 0 {
+		st = health.Unhealthy
+	}
+	return PersistInput{SystemID: systemID, Seq: seq, At: at,
+		Runs: []RunRecord{{ID: ProbeRunID(systemID, seq), ConfigurationID: cfg, Status: st, LatencyMs: intp(int(seq % 300)),
+			Result: []byte(`{"status":"healthy","latencyMs":12,"message":"Completed in 12ms","metadata":{"connected":true}}`), Timestamp: at}},
+		Checks: []CheckState{{ConfigurationID: cfg, Status: health.Healthy, RunsConsidered: 100, ConsecutiveSuccesses: 1}},
+		View:   health.BaselineView(1),
+		Events: []EventRecord{{Type: health.HookCheckCompleted, Discriminator: cfg, Payload: map[string]any{"systemId": systemID, "status": string(st)}}},
+	}
+}
+
+// BenchmarkPersist measures Persist throughput (results/s): "serial" is one entity writing its
+// items one after another; "parallel" is many entities (one system each) writing at once.
+func BenchmarkPersist(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	cfg := mustConfig(b, s, "bench")
+	const systems = 64
+	for i := 0; i < systems; i++ {
+		id := fmt.Sprintf("bench-%d", i)
+		mustSystem(b, s, id)
+		mustAssign(b, s, id, cfg.ID)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	// The sub-benchmarks run several times (growing b.N): seqs continue across runs so that every
+	// item is new.
+	var serialSeq int64
+	var seqs [systems]atomic.Int64
+	var next atomic.Int64
+	b.Run("serial", func(b *testing.B) {
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			serialSeq++
+			if ok, err := s.Persist(ctx, benchItem("bench-0", cfg.ID, serialSeq+1e9, base)); err != nil || !ok {
+				b.Fatalf("persist: %v %v", ok, err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "results/s")
+	})
+
+	b.Run("parallel", func(b *testing.B) {
+		b.ResetTimer()
+		start := time.Now()
+		b.RunParallel(func(pb *testing.PB) {
+			n := int(next.Add(1)-1) % systems
+			sys := fmt.Sprintf("bench-%d", n)
+			for pb.Next() {
+				seq := seqs[n].Add(1) + 2e9
+				if ok, err := s.Persist(ctx, benchItem(sys, cfg.ID, seq, base)); err != nil || !ok {
+					b.Errorf("persist: %v %v", ok, err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "results/s")
+	})
+}
+
+// BenchmarkHistoryRead measures history reads with 1M runs in the database (100 systems × 10
+// checks × 1,000 runs one minute apart, plus their hourly buckets), seeded with generate_series.
+func BenchmarkHistoryRead(b *testing.B) {
+	s, pool := newStore(b)
+	ctx := context.Background()
+	end := time.Date(2026, 5, 30, 12, 0, 0, 0, time.UTC)
+	seedStart := time.Now()
+	for _, q := range []string{
+		`INSERT INTO systems (id, name) SELECT 'sys-' || s, 'System ' || s FROM generate_series(1, 100) s`,
+		`INSERT INTO health_check_configurations (id, name, strategy_id, config, interval_seconds)
+			SELECT ('00000000-0000-4000-8000-' || lpad(c::text, 12, '0'))::uuid, 'check ' || c, 'healthcheck-http.http', '{}', 60
+			FROM generate_series(1, 10) c`,
+		`INSERT INTO system_health_checks (system_id, configuration_id)
+			SELECT 'sys-' || s, ('00000000-0000-4000-8000-' || lpad(c::text, 12, '0'))::uuid
+			FROM generate_series(1, 100) s, generate_series(1, 10) c`,
+		`INSERT INTO health_check_runs (id, configuration_id, system_id, status, latency_ms, result, "timestamp")
+			SELECT 'sys-' || s || ':' || ((c - 1) * 1000 + r), ('00000000-0000-4000-8000-' || lpad(c::text, 12, '0'))::uuid,
+				'sys-' || s, (CASE WHEN r % 10 = 0 THEN 'unhealthy' ELSE 'healthy' END)::health_check_status, r % 500,
+				'{"status":"healthy","message":"Completed in 12ms","metadata":{"connected":true}}',
+				$1::timestamptz - r * interval '1 minute'
+			FROM generate_series(1, 100) s, generate_series(1, 10) c, generate_series(1, 1000) r`,
+		`INSERT INTO health_check_aggregates (configuration_id, system_id, bucket_start, bucket_size, run_count, healthy_count,
+				unhealthy_count, latency_sum_ms, avg_latency_ms, min_latency_ms, max_latency_ms, p95_latency_ms)
+			SELECT configuration_id, system_id, date_trunc('hour', "timestamp", 'UTC'), 'hourly', count(*),
+				count(*) FILTER (WHERE status = 'healthy'), count(*) FILTER (WHERE status <> 'healthy'),
+				sum(latency_ms), sum(latency_ms) / count(*), min(latency_ms), max(latency_ms),
+				percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms)
+			FROM health_check_runs GROUP BY 1, 2, 3`,
+		`VACUUM ANALYZE`,
+	} {
+		var args []any
+		if len(q) > 40 && q[:40] == `INSERT INTO health_check_runs (id, confi` {
+			args = []any{end}
+		}
+		if _, err := pool.Exec(ctx, q, args...); err != nil {
+			b.Fatalf("seed: %v\n%s", err, q)
+		}
+	}
+	if n := count(b, pool, "health_check_runs"); n != 1_000_000 {
+		b.Fatalf("seeded %d runs", n)
+	}
+	b.Logf("seeded 1,000,000 runs in %s", time.Since(seedStart).Round(time.Second))
+	cfg := func(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i%10+1) }
+	sys := func(i int) string { return fmt.Sprintf("sys-%d", i%100+1) }
+
+	reads := []struct {
+		name string
+		read func(i int) error
+	}{
+		{"page/check/limit10", func(i int) error {
+			_, err := s.ListRuns(ctx, RunFilter{SystemID: sys(i), ConfigurationID: cfg(i), Limit: 10})
+			return err
+		}},
+		{"page/check/limit100/offset500/detailed", func(i int) error {
+			_, err := s.ListRuns(ctx, RunFilter{SystemID: sys(i), ConfigurationID: cfg(i), Limit: 100, Offset: 500, Detailed: true})
+			return err
+		}},
+		{"page/system/limit50/unhealthy", func(i int) error {
+			_, err := s.ListRuns(ctx, RunFilter{SystemID: sys(i), Statuses: []health.Status{health.Unhealthy}, Limit: 50})
+			return err
+		}},
+		{"page/system/last6h/asc", func(i int) error {
+			from := end.Add(-6 * time.Hour)
+			_, err := s.ListRuns(ctx, RunFilter{SystemID: sys(i), StartDate: &from, EndDate: &end, SortOrder: SortAsc, Limit: 50})
+			return err
+		}},
+		{"page/all/limit10", func(i int) error {
+			_, err := s.ListRuns(ctx, RunFilter{Limit: 10})
+			return err
+		}},
+		{"run-by-id", func(i int) error {
+			_, err := s.GetRun(ctx, fmt.Sprintf("%s:%d", sys(i), i%10000+1))
+			return err
+		}},
+		{"aggregated/24h/500points", func(i int) error {
+			_, err := s.AggregatedHistory(ctx, HistoryQuery{SystemID: sys(i), ConfigurationID: cfg(i), Start: end.Add(-24 * time.Hour), End: end})
+			return err
+		}},
+	}
+	for _, r := range reads {
+		b.Run(r.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if err := r.read(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
