@@ -108,7 +108,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(tc.Close)
 
-	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log})
+	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true})
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cleanup.push(tc.Close)
-	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue}
+	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {

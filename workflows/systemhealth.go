@@ -1,0 +1,749 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/checkflow/checkflow/internal/health"
+)
+
+// Search attributes the entity keeps up to date (design.md §3).
+var (
+	saSystemID      = temporal.NewSearchAttributeKeyKeyword("CheckflowSystemId")
+	saHealth        = temporal.NewSearchAttributeKeyKeyword("CheckflowHealth")
+	saFailingChecks = temporal.NewSearchAttributeKeyInt64("CheckflowFailingChecks")
+)
+
+const (
+	defaultMaxConcurrentProbes = 16
+	// seenRing bounds the recently processed result ids carried for deduplication.
+	seenRing = 2048
+	// defaultProbeTimeoutMs is a strategy's default timeout (reference §14).
+	defaultProbeTimeoutMs = 30000
+)
+
+// item is one entry of the entity's FIFO queue.
+type item struct {
+	config bool
+	result CheckResult
+	// waiter is set for run-check updates: the handler waits for the outcome.
+	waiter *outcome
+}
+
+type outcome struct {
+	ready bool
+	resp  RunCheckResponse
+	err   error
+}
+
+// entity is the SystemHealth workflow's state and logic. All of it runs on the workflow's
+// single-threaded dispatcher: there is never more than one item being processed.
+type entity struct {
+	systemID string
+	opts     EntityOptions
+	st       EntityState
+	queue    []item
+	seen     map[string]bool
+	// inFlight counts probes and dispatches started but not yet returned.
+	probesInFlight    int
+	dispatchInFlight  int
+	finished          bool
+	lastHealth        string
+	lastFailing       int64
+	searchAttrsLoaded bool
+	logger            log.Logger
+}
+
+// SystemHealth is the per-system entity workflow (id system-health/<systemId>). It owns its
+// checks' cadence, receives their results (probes, check-result signals, run-check updates),
+// and processes every input through one FIFO loop: snapshot → apply → persist → diff → emit.
+func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
+	e := &entity{systemID: in.SystemID, opts: in.Options, seen: map[string]bool{}, logger: workflow.GetLogger(ctx)}
+	if e.opts.MaxConcurrentProbes <= 0 {
+		e.opts.MaxConcurrentProbes = defaultMaxConcurrentProbes
+	}
+	if e.opts.ProbeTaskQueue == "" {
+		e.opts.ProbeTaskQueue = ProbeTaskQueue
+	}
+	if in.State != nil {
+		e.st = *in.State
+		for _, id := range e.st.Seen {
+			e.seen[id] = true
+		}
+		for i := range e.st.Checks {
+			e.st.Checks[i].InFlight = 0 // probes of the previous run are not carried
+		}
+		for _, r := range e.st.Pending {
+			e.queue = append(e.queue, item{result: r})
+		}
+		e.st.Pending = nil
+	} else if err := e.loadInitial(ctx); err != nil {
+		return err
+	}
+	if err := e.registerHandlers(ctx); err != nil {
+		return err
+	}
+	e.afterApply(ctx)
+	if len(e.st.Checks) == 0 {
+		e.logger.Info("system has no enabled checks; entity ends", "systemId", e.systemID)
+		return nil
+	}
+
+	for {
+		if len(e.queue) > 0 {
+			it := e.queue[0]
+			e.queue = e.queue[1:]
+			e.process(ctx, it)
+			continue
+		}
+		if e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx) {
+			e.drainSignals(ctx)
+			if len(e.queue) == 0 {
+				e.logger.Info("system has no enabled checks any more; entity ends", "systemId", e.systemID)
+				return nil
+			}
+			continue
+		}
+		if e.continueAsNewDue(ctx) {
+			return e.continueAsNew(ctx)
+		}
+		if !e.finished {
+			e.startDueProbes(ctx)
+		}
+		wake := func() bool {
+			return len(e.queue) > 0 || (e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0)
+		}
+		if wait, ok := e.untilNextDue(ctx); ok && !e.finished {
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
+				return err
+			}
+		} else if err := workflow.Await(ctx, wake); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *entity) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (EntityState, error) {
+		s := e.snapshot()
+		return s, nil
+	}); err != nil {
+		return fmt.Errorf("register query: %w", err)
+	}
+	results := workflow.GetSignalChannel(ctx, SignalCheckResult)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var r CheckResult
+			results.Receive(ctx, &r)
+			e.enqueueExternal(ctx, r)
+		}
+	})
+	configs := workflow.GetSignalChannel(ctx, SignalConfigChanged)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ignored json.RawMessage
+			configs.Receive(ctx, &ignored)
+			e.queue = append(e.queue, item{config: true})
+		}
+	})
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunCheck, e.runCheck, workflow.UpdateHandlerOptions{
+		Validator: e.validateRunCheck,
+	})
+}
+
+// drainSignals moves signals already delivered but not yet received into the queue.
+func (e *entity) drainSignals(ctx workflow.Context) {
+	results := workflow.GetSignalChannel(ctx, SignalCheckResult)
+	for {
+		var r CheckResult
+		if !results.ReceiveAsync(&r) {
+			break
+		}
+		e.enqueueExternal(ctx, r)
+	}
+	configs := workflow.GetSignalChannel(ctx, SignalConfigChanged)
+	for {
+		var ignored json.RawMessage
+		if !configs.ReceiveAsync(&ignored) {
+			break
+		}
+		e.queue = append(e.queue, item{config: true})
+	}
+}
+
+// enqueueExternal validates a check-result signal; invalid ones are logged and dropped (a
+// signal cannot answer with an error).
+func (e *entity) enqueueExternal(ctx workflow.Context, r CheckResult) {
+	if r.ID == "" || !r.Status.Valid() || r.ConfigurationID == "" {
+		e.logger.Warn("dropping invalid check-result signal", "systemId", e.systemID, "id", r.ID, "status", r.Status, "configurationId", r.ConfigurationID)
+		return
+	}
+	if !strings.HasPrefix(r.ID, e.systemID+":") {
+		r.ID = e.systemID + ":ext:" + r.ID
+	}
+	if r.ExecutedAt.IsZero() {
+		r.ExecutedAt = workflow.Now(ctx)
+	}
+	e.queue = append(e.queue, item{result: r})
+}
+
+func (e *entity) findCheck(configurationID string) int {
+	for i := range e.st.Checks {
+		if e.st.Checks[i].ConfigurationID == configurationID {
+			return i
+		}
+	}
+	return -1
+}
+
+func (e *entity) validateRunCheck(ctx workflow.Context, req RunCheckRequest) error {
+	i := e.findCheck(req.ConfigurationID)
+	if i < 0 || e.finished {
+		return fmt.Errorf("check %q is not an enabled check of system %q", req.ConfigurationID, e.systemID)
+	}
+	if e.st.Checks[i].Paused && !req.Force {
+		return fmt.Errorf("check %q is paused; set force to run it anyway", req.ConfigurationID)
+	}
+	return nil
+}
+
+// runCheck probes the check now, puts the result in the queue and returns once the loop has
+// processed it. The update id makes the run id, so a retried request is stored once.
+func (e *entity) runCheck(ctx workflow.Context, req RunCheckRequest) (RunCheckResponse, error) {
+	if err := e.validateRunCheck(ctx, req); err != nil {
+		return RunCheckResponse{}, err
+	}
+	c := e.st.Checks[e.findCheck(req.ConfigurationID)]
+	resultID := e.systemID + ":run:" + workflow.GetCurrentUpdateInfo(ctx).ID
+	location := ""
+	if len(c.Locations) > 0 {
+		location = c.Locations[0]
+	}
+	e.probesInFlight++
+	res := e.probe(ctx, c.Assignment, resultID, location)
+	e.probesInFlight--
+	w := &outcome{}
+	e.queue = append(e.queue, item{result: res, waiter: w})
+	if err := workflow.Await(ctx, func() bool { return w.ready }); err != nil {
+		return RunCheckResponse{}, err
+	}
+	return w.resp, w.err
+}
+
+func (e *entity) loadInitial(ctx workflow.Context) error {
+	loaded, err := e.load(ctx)
+	if err != nil {
+		return err
+	}
+	e.st.SystemName = loaded.SystemName
+	e.st.Seq = loaded.Seq
+	now := workflow.Now(ctx)
+	e.st.Checks = e.mergeChecks(nil, loaded.Checks, now)
+	e.st.View = loaded.View
+	if e.st.View == nil && len(e.st.Checks) > 0 {
+		// No stored view yet: store the baseline computed from the runs we have (invariant 5:
+		// {healthy, N, N} for checks without runs), so readers see the system at once. It is
+		// the "prev" of the first evaluation, so a first failure is a transition.
+		e.st.View = e.computeView()
+		e.st.Seq++
+		req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: e.st.View, Checks: e.evals()}
+		if err := e.persist(ctx, req); err != nil {
+			e.logger.Error("persist of the baseline view failed", "systemId", e.systemID, "error", err)
+		}
+	}
+	return nil
+}
+
+func (e *entity) evals() []CheckEval {
+	out := make([]CheckEval, 0, len(e.st.Checks))
+	for _, c := range e.st.Checks {
+		out = append(out, CheckEval{ConfigurationID: c.ConfigurationID, Status: c.Status, RunsConsidered: min(len(c.Recent), health.MaxWindowRuns)})
+	}
+	return out
+}
+
+func (e *entity) load(ctx workflow.Context) (LoadedSystem, error) {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
+	})
+	var loaded LoadedSystem
+	err := workflow.ExecuteLocalActivity(lctx, ActivityLoadSystem, LoadSystemRequest{SystemID: e.systemID}).Get(ctx, &loaded)
+	if err != nil {
+		return loaded, fmt.Errorf("load system %s: %w", e.systemID, err)
+	}
+	return loaded, nil
+}
+
+// mergeChecks builds the check list from a fresh load, keeping what the entity knows better
+// than the database (its in-memory window and due times) for checks it already had.
+func (e *entity) mergeChecks(old []CheckState, loaded []LoadedCheck, now time.Time) []CheckState {
+	out := make([]CheckState, 0, len(loaded))
+	for _, l := range loaded {
+		c := CheckState{Assignment: l.Assignment, Recent: l.Recent, LastRunAt: l.LastRunAt}
+		if c.IntervalSeconds < 1 {
+			c.IntervalSeconds = 60
+		}
+		prevIdx := -1
+		for i := range old {
+			if old[i].ConfigurationID == l.ConfigurationID {
+				prevIdx = i
+				break
+			}
+		}
+		if prevIdx >= 0 {
+			p := old[prevIdx]
+			c.Recent, c.LastRunAt, c.InFlight, c.NextDue = p.Recent, p.LastRunAt, p.InFlight, p.NextDue
+			if p.IntervalSeconds != c.IntervalSeconds {
+				c.NextDue = firstDue(e.systemID, c.ConfigurationID, c.IntervalSeconds, c.LastRunAt, now)
+			}
+		} else {
+			c.NextDue = firstDue(e.systemID, c.ConfigurationID, c.IntervalSeconds, c.LastRunAt, now)
+		}
+		c.Status = evaluateCheck(c)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ConfigurationID < out[j].ConfigurationID })
+	return out
+}
+
+// firstDue is when a check first runs: one interval after its last run, or — for a check that
+// never ran — at a point inside its first interval chosen by a hash of system and check ids, so
+// that many checks do not all fire at once.
+func firstDue(systemID, configurationID string, intervalSeconds int, lastRun *time.Time, now time.Time) time.Time {
+	interval := time.Duration(intervalSeconds) * time.Second
+	if lastRun != nil {
+		due := lastRun.Add(interval)
+		if due.Before(now) {
+			return now
+		}
+		return due
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(systemID + "\x00" + configurationID))
+	offset := time.Duration(h.Sum64()%uint64(interval.Milliseconds()+1)) * time.Millisecond
+	return now.Add(offset)
+}
+
+// evaluateCheck is a check's status with its thresholds. A paused check is not measured, so its
+// old failures no longer hold the system down: it counts as healthy until it is resumed.
+func evaluateCheck(c CheckState) health.Status {
+	if c.Paused {
+		return health.Healthy
+	}
+	return health.Evaluate(c.Recent, c.Thresholds)
+}
+
+func (e *entity) computeView() *health.View {
+	statuses := make([]health.CheckStatus, 0, len(e.st.Checks))
+	for _, c := range e.st.Checks {
+		statuses = append(statuses, health.CheckStatus{
+			ConfigurationID: c.ConfigurationID, ConfigurationName: c.Name, Status: c.Status,
+			RunsConsidered: min(len(c.Recent), health.MaxWindowRuns), LastRunAt: c.LastRunAt,
+		})
+	}
+	return health.ComputeView(statuses)
+}
+
+// untilNextDue returns the wait until the earliest check that can start; false when none can.
+func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
+	if e.probesInFlight >= e.opts.MaxConcurrentProbes {
+		return 0, false
+	}
+	var earliest time.Time
+	for _, c := range e.st.Checks {
+		if c.Paused || c.InFlight > 0 {
+			continue
+		}
+		if earliest.IsZero() || c.NextDue.Before(earliest) {
+			earliest = c.NextDue
+		}
+	}
+	if earliest.IsZero() {
+		return 0, false
+	}
+	wait := earliest.Sub(workflow.Now(ctx))
+	if wait < time.Millisecond {
+		wait = time.Millisecond
+	}
+	return wait, true
+}
+
+// startDueProbes starts a probe for every check that is due, not paused and not already being
+// probed, within the concurrency bound. Each probe's result enters the queue when it returns.
+func (e *entity) startDueProbes(ctx workflow.Context) {
+	now := workflow.Now(ctx)
+	for i := range e.st.Checks {
+		c := &e.st.Checks[i]
+		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) {
+			continue
+		}
+		locations := c.Locations
+		if len(locations) == 0 {
+			locations = []string{""}
+		}
+		if e.probesInFlight+len(locations) > e.opts.MaxConcurrentProbes && e.probesInFlight > 0 {
+			return
+		}
+		c.NextDue = now.Add(time.Duration(c.IntervalSeconds) * time.Second)
+		for _, loc := range locations {
+			e.st.ProbeSeq++
+			id := fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq)
+			a := c.Assignment
+			c.InFlight++
+			e.probesInFlight++
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				res := e.probe(ctx, a, id, loc)
+				e.probesInFlight--
+				if j := e.findCheck(a.ConfigurationID); j >= 0 && e.st.Checks[j].InFlight > 0 {
+					e.st.Checks[j].InFlight--
+				}
+				e.queue = append(e.queue, item{result: res})
+			})
+		}
+	}
+}
+
+// probe runs the probe activity and turns an infrastructure failure into an unhealthy result
+// (the reference's catastrophic path), so that every probe yields exactly one result.
+func (e *entity) probe(ctx workflow.Context, a Assignment, resultID, location string) CheckResult {
+	timeout := probeTimeout(a.Config)
+	queue := e.opts.ProbeTaskQueue
+	if location != "" {
+		queue += "-" + location
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              queue,
+		StartToCloseTimeout:    timeout + 10*time.Second,
+		ScheduleToCloseTimeout: 3*(timeout+10*time.Second) + time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+		Summary:                a.Name,
+	})
+	var res CheckResult
+	err := workflow.ExecuteActivity(actx, ActivityProbe, ProbeRequest{
+		SystemID: e.systemID, SystemName: e.st.SystemName, ResultID: resultID, Location: location, Assignment: a,
+	}).Get(ctx, &res)
+	if err != nil {
+		msg := "probe failed: " + rootMessage(err)
+		body, _ := json.Marshal(map[string]string{"error": msg})
+		res = CheckResult{ID: resultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
+			Message: msg, Result: body, ExecutedAt: workflow.Now(ctx)}
+		if location != "" {
+			loc := location
+			res.SourceID, res.SourceLabel = &loc, &loc
+		}
+	}
+	res.ID, res.ConfigurationID = resultID, a.ConfigurationID
+	return res
+}
+
+func rootMessage(err error) string {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err.Error()
+		}
+		err = u
+	}
+}
+
+func probeTimeout(config json.RawMessage) time.Duration {
+	var c struct {
+		Timeout *float64 `json:"timeout"`
+	}
+	ms := float64(defaultProbeTimeoutMs)
+	if json.Unmarshal(config, &c) == nil && c.Timeout != nil && *c.Timeout >= 100 {
+		ms = *c.Timeout
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+func (e *entity) process(ctx workflow.Context, it item) {
+	if it.config {
+		e.processConfigChange(ctx)
+		return
+	}
+	e.processResult(ctx, it)
+}
+
+// processResult folds one result into its check: snapshot → apply → persist → diff → emit.
+func (e *entity) processResult(ctx workflow.Context, it item) {
+	r := it.result
+	respond := func(resp RunCheckResponse, err error) {
+		if it.waiter != nil {
+			it.waiter.resp, it.waiter.err, it.waiter.ready = resp, err, true
+		}
+	}
+	if e.seen[r.ID] {
+		respond(RunCheckResponse{Run: r, View: cloneView(e.st.View), Duplicate: true}, nil)
+		return
+	}
+	ci := e.findCheck(r.ConfigurationID)
+	if ci < 0 {
+		e.logger.Warn("dropping result of a check that is not enabled", "systemId", e.systemID, "configurationId", r.ConfigurationID, "id", r.ID)
+		respond(RunCheckResponse{}, fmt.Errorf("check %q is no longer an enabled check of system %q", r.ConfigurationID, e.systemID))
+		return
+	}
+	now := workflow.Now(ctx)
+	prev := cloneView(e.st.View)
+
+	c := &e.st.Checks[ci]
+	c.Recent = append([]health.Status{r.Status}, c.Recent...)
+	if len(c.Recent) > health.MaxWindowRuns {
+		c.Recent = c.Recent[:health.MaxWindowRuns]
+	}
+	if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
+		t := r.ExecutedAt
+		c.LastRunAt = &t
+	}
+	c.Status = evaluateCheck(*c)
+	next := e.computeView()
+
+	e.st.Seq++
+	req := PersistRequest{
+		SystemID: e.systemID, Seq: e.st.Seq, At: now, Runs: []CheckResult{r},
+		Checks: []CheckEval{{ConfigurationID: c.ConfigurationID, Status: c.Status, RunsConsidered: min(len(c.Recent), health.MaxWindowRuns)}},
+		View:   next,
+	}
+	if prev != nil && next != nil && prev.Status != next.Status {
+		from := prev.Status
+		req.Transition = &Transition{ConfigurationID: c.ConfigurationID, From: &from, To: next.Status}
+	}
+	req.Events = append(toEvents(health.DeriveEvents(prev, next, e.systemID, now), ""), checkRunEvents(e.systemID, r)...)
+	if err := e.persist(ctx, req); err != nil {
+		// Not retryable (the store rejected the input): keep the state as applied in memory so
+		// the entity stays consistent with what it evaluated, and say so loudly.
+		e.logger.Error("persist failed; result not stored", "systemId", e.systemID, "id", r.ID, "error", err)
+	}
+	e.st.View = next
+	e.markSeen(r.ID)
+	e.st.Processed++
+	e.afterApply(ctx)
+	e.dispatch(ctx, req.Events)
+	respond(RunCheckResponse{Run: r, View: cloneView(next), Events: req.Events}, nil)
+}
+
+// processConfigChange reloads the assignments and re-evaluates at once (invariant 8).
+func (e *entity) processConfigChange(ctx workflow.Context) {
+	loaded, err := e.load(ctx)
+	if err != nil {
+		e.logger.Error("reload after config change failed", "systemId", e.systemID, "error", err)
+		return
+	}
+	now := workflow.Now(ctx)
+	prev := cloneView(e.st.View)
+	e.st.SystemName = loaded.SystemName
+	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
+	next := e.computeView()
+	if !viewsEqual(prev, next) {
+		e.st.Seq++
+		req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: next, Checks: e.evals()}
+		if prev != nil && next != nil && prev.Status != next.Status {
+			from := prev.Status
+			req.Transition = &Transition{From: &from, To: next.Status}
+		}
+		req.Events = toEvents(health.DeriveEvents(prev, next, e.systemID, now), "")
+		if err := e.persist(ctx, req); err != nil {
+			e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
+		}
+		e.st.View = next
+		e.dispatch(ctx, req.Events)
+	}
+	e.st.Processed++
+	e.finished = len(e.st.Checks) == 0
+	e.afterApply(ctx)
+}
+
+func (e *entity) persist(ctx workflow.Context, req PersistRequest) error {
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
+	})
+	var resp PersistResponse
+	return workflow.ExecuteLocalActivity(lctx, ActivityPersistSystem, req).Get(ctx, &resp)
+}
+
+// dispatch hands the outbox to the consumers in the background; the loop does not wait.
+func (e *entity) dispatch(ctx workflow.Context, events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	e.dispatchInFlight++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: time.Minute,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		})
+		if err := workflow.ExecuteActivity(actx, ActivityDispatchEvents, DispatchRequest{SystemID: e.systemID}).Get(ctx, nil); err != nil {
+			e.logger.Error("dispatch failed", "systemId", e.systemID, "error", err)
+		}
+		e.dispatchInFlight--
+	})
+}
+
+func (e *entity) markSeen(id string) {
+	e.seen[id] = true
+	e.st.Seen = append(e.st.Seen, id)
+	if len(e.st.Seen) > seenRing {
+		drop := len(e.st.Seen) - seenRing
+		for _, old := range e.st.Seen[:drop] {
+			delete(e.seen, old)
+		}
+		e.st.Seen = append([]string(nil), e.st.Seen[drop:]...)
+	}
+}
+
+func toEvents(evs []health.TriggerEvent, discriminator string) []Event {
+	out := make([]Event, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, Event{Type: ev.Type, Discriminator: discriminator, Payload: ev.Payload})
+	}
+	return out
+}
+
+// checkRunEvents are the hooks check.completed (+ check.failed) and the check_failed trigger of
+// one run.
+func checkRunEvents(systemID string, r CheckResult) []Event {
+	var collectors map[string]any
+	var parsed struct {
+		Metadata struct {
+			Collectors map[string]any `json:"collectors"`
+		} `json:"metadata"`
+	}
+	if len(r.Result) > 0 && json.Unmarshal(r.Result, &parsed) == nil {
+		collectors = parsed.Metadata.Collectors
+	}
+	hooks, triggers := health.CheckRunEvents(health.CheckRun{
+		SystemID: systemID, ConfigurationID: r.ConfigurationID, Status: r.Status,
+		LatencyMs: r.LatencyMs, Result: collectors, At: r.ExecutedAt,
+	})
+	return append(toEvents(hooks, r.ConfigurationID), toEvents(triggers, r.ConfigurationID)...)
+}
+
+func cloneView(v *health.View) *health.View {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	return &c
+}
+
+func viewsEqual(a, b *health.View) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+// afterApply refreshes what an operator sees in the Temporal UI: search attributes (when they
+// changed) and the markdown details.
+func (e *entity) afterApply(ctx workflow.Context) {
+	healthSA := "none"
+	if e.st.View != nil {
+		healthSA = string(e.st.View.Status)
+	}
+	var failing int64
+	for _, c := range e.st.Checks {
+		if c.Status != health.Healthy {
+			failing++
+		}
+	}
+	if !e.searchAttrsLoaded || healthSA != e.lastHealth || failing != e.lastFailing {
+		err := workflow.UpsertTypedSearchAttributes(ctx,
+			saSystemID.ValueSet(e.systemID), saHealth.ValueSet(healthSA), saFailingChecks.ValueSet(failing))
+		if err != nil {
+			e.logger.Warn("upsert search attributes", "error", err)
+		}
+		e.searchAttrsLoaded, e.lastHealth, e.lastFailing = true, healthSA, failing
+	}
+	workflow.SetCurrentDetails(ctx, e.details())
+}
+
+func (e *entity) details() string {
+	var b strings.Builder
+	name := e.st.SystemName
+	if name == "" {
+		name = e.systemID
+	}
+	if e.st.View == nil {
+		fmt.Fprintf(&b, "**%s** — no enabled checks\n", name)
+		return b.String()
+	}
+	fmt.Fprintf(&b, "**%s** — %s (%d/%d checks healthy)\n\n", name, e.st.View.Status, e.st.View.HealthyChecks, e.st.View.TotalChecks)
+	b.WriteString("| Check | Status | Last run | Next due |\n|---|---|---|---|\n")
+	for _, c := range e.st.Checks {
+		status := string(c.Status)
+		if c.Paused {
+			status += " (paused)"
+		}
+		last := "never"
+		if c.LastRunAt != nil {
+			last = c.LastRunAt.UTC().Format(time.RFC3339)
+		}
+		due := c.NextDue.UTC().Format(time.RFC3339)
+		if c.Paused {
+			due = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdEscape(c.Name), status, last, due)
+	}
+	return b.String()
+}
+
+func mdEscape(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+func (e *entity) snapshot() EntityState {
+	s := e.st
+	s.Checks = append([]CheckState(nil), e.st.Checks...)
+	s.Seen = append([]string(nil), e.st.Seen...)
+	for _, it := range e.queue {
+		if !it.config && it.waiter == nil {
+			s.Pending = append(s.Pending, it.result)
+		}
+	}
+	return s
+}
+
+func (e *entity) continueAsNewDue(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	if info.GetContinueAsNewSuggested() {
+		return true
+	}
+	return e.opts.ContinueAsNewAfterEvents > 0 && info.GetCurrentHistoryLength() >= e.opts.ContinueAsNewAfterEvents
+}
+
+// continueAsNew finishes everything in flight — probes return and are processed, updates are
+// answered, dispatches complete, delivered signals are received — and then continues as new
+// with the whole state, so that nothing is lost or processed twice across the boundary.
+func (e *entity) continueAsNew(ctx workflow.Context) error {
+	for {
+		e.drainSignals(ctx)
+		for len(e.queue) > 0 {
+			it := e.queue[0]
+			e.queue = e.queue[1:]
+			e.process(ctx, it)
+		}
+		if e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx) {
+			e.drainSignals(ctx)
+			if len(e.queue) == 0 {
+				break
+			}
+			continue
+		}
+		if err := workflow.Await(ctx, func() bool {
+			return len(e.queue) > 0 || (e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx))
+		}); err != nil {
+			return err
+		}
+	}
+	state := e.snapshot()
+	return workflow.NewContinueAsNewError(ctx, SystemHealthWorkflow, SystemHealthInput{SystemID: e.systemID, State: &state, Options: e.opts})
+}

@@ -1,0 +1,197 @@
+package workflows
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/checkflow/checkflow/internal/health"
+)
+
+// Public names of the SystemHealth entity (design.md §3). Never rename them without a migration
+// path: running workflows and API callers depend on them.
+const (
+	// SystemHealthWorkflow is the entity workflow type.
+	SystemHealthWorkflow = "SystemHealth"
+	// SignalCheckResult delivers an external result (push check, remote probe) as a CheckResult.
+	SignalCheckResult = "check-result"
+	// SignalConfigChanged tells the entity its configuration changed in PostgreSQL.
+	SignalConfigChanged = "config-changed"
+	// UpdateRunCheck runs one check now and returns the run, the new view and the events.
+	UpdateRunCheck = "run-check"
+	// QueryState returns the entity's full state.
+	QueryState = "state"
+)
+
+// Activity names called by the entity.
+const (
+	ActivityLoadSystem     = "LoadSystem"
+	ActivityPersistSystem  = "PersistSystem"
+	ActivityProbe          = "Probe"
+	ActivityDispatchEvents = "DispatchEvents"
+)
+
+// SystemWorkflowID is the entity's workflow id for a system.
+func SystemWorkflowID(systemID string) string { return "system-health/" + systemID }
+
+// Assignment is one enabled check of a system as the entity runs it.
+type Assignment struct {
+	ConfigurationID string             `json:"configurationId"`
+	Name            string             `json:"name"`
+	StrategyID      string             `json:"strategyId"`
+	Config          json.RawMessage    `json:"config"`
+	Collectors      json.RawMessage    `json:"collectors,omitempty"`
+	IntervalSeconds int                `json:"intervalSeconds"`
+	Paused          bool               `json:"paused"`
+	Thresholds      *health.Thresholds `json:"thresholds,omitempty"`
+	Locations       []string           `json:"locations,omitempty"`
+}
+
+// LoadedCheck is an assignment with its recent history, as loaded from PostgreSQL.
+type LoadedCheck struct {
+	Assignment
+	// Recent are the newest ≤100 run statuses, newest first.
+	Recent    []health.Status `json:"recent"`
+	LastRunAt *time.Time      `json:"lastRunAt,omitempty"`
+}
+
+// LoadedSystem is what ActivityLoadSystem returns.
+type LoadedSystem struct {
+	SystemID   string        `json:"systemId"`
+	SystemName string        `json:"systemName"`
+	Checks     []LoadedCheck `json:"checks"`
+	View       *health.View  `json:"view,omitempty"`
+	Seq        int64         `json:"seq"`
+}
+
+// LoadSystemRequest asks for a system's state.
+type LoadSystemRequest struct {
+	SystemID string `json:"systemId"`
+}
+
+// ProbeRequest asks a probe worker to run one check once.
+type ProbeRequest struct {
+	SystemID   string     `json:"systemId"`
+	SystemName string     `json:"systemName"`
+	ResultID   string     `json:"resultId"`
+	Location   string     `json:"location,omitempty"`
+	Assignment Assignment `json:"assignment"`
+}
+
+// CheckResult is one run's outcome: from a probe, from a check-result signal, or from run-check.
+// ID is stable ("<systemId>:<key>"): the same id is stored once.
+type CheckResult struct {
+	ID              string          `json:"id"`
+	ConfigurationID string          `json:"configurationId"`
+	Status          health.Status   `json:"status"`
+	LatencyMs       *int            `json:"latencyMs,omitempty"`
+	Message         string          `json:"message,omitempty"`
+	Result          json.RawMessage `json:"result,omitempty"`
+	ExecutedAt      time.Time       `json:"executedAt"`
+	SourceID        *string         `json:"sourceId,omitempty"`
+	SourceLabel     *string         `json:"sourceLabel,omitempty"`
+}
+
+// CheckEval is a check's evaluated status after an item.
+type CheckEval struct {
+	ConfigurationID string        `json:"configurationId"`
+	Status          health.Status `json:"status"`
+	RunsConsidered  int           `json:"runsConsidered"`
+}
+
+// Transition is an aggregate status change of the system.
+type Transition struct {
+	ConfigurationID string         `json:"configurationId,omitempty"`
+	From            *health.Status `json:"fromStatus,omitempty"`
+	To              health.Status  `json:"toStatus"`
+}
+
+// Event is an outbox event: a trigger event or a hook with its payload.
+type Event struct {
+	Type          string         `json:"type"`
+	Discriminator string         `json:"discriminator,omitempty"`
+	Payload       map[string]any `json:"payload"`
+}
+
+// PersistRequest is the entity's single write for one processed item (one transaction,
+// idempotent by run id, fenced by Seq).
+type PersistRequest struct {
+	SystemID   string        `json:"systemId"`
+	Seq        int64         `json:"seq"`
+	At         time.Time     `json:"at"`
+	Runs       []CheckResult `json:"runs,omitempty"`
+	Checks     []CheckEval   `json:"checks,omitempty"`
+	View       *health.View  `json:"view"`
+	Transition *Transition   `json:"transition,omitempty"`
+	Events     []Event       `json:"events,omitempty"`
+}
+
+// PersistResponse tells whether the write happened (false: it had happened before).
+type PersistResponse struct {
+	Applied bool `json:"applied"`
+}
+
+// DispatchRequest asks the dispatcher to hand the system's undelivered outbox events to the
+// registered consumers.
+type DispatchRequest struct {
+	SystemID string `json:"systemId"`
+}
+
+// RunCheckRequest is the run-check update's argument.
+type RunCheckRequest struct {
+	ConfigurationID string `json:"configurationId"`
+	// Force runs a paused check too.
+	Force bool `json:"force,omitempty"`
+}
+
+// RunCheckResponse is what run-check returns once the loop processed the run.
+type RunCheckResponse struct {
+	Run    CheckResult  `json:"run"`
+	View   *health.View `json:"view"`
+	Events []Event      `json:"events"`
+	// Duplicate is true when the result id had been processed before (nothing new happened).
+	Duplicate bool `json:"duplicate,omitempty"`
+}
+
+// EntityOptions tune the entity; zero values mean the defaults.
+type EntityOptions struct {
+	// MaxConcurrentProbes bounds probes in flight per system (default 16).
+	MaxConcurrentProbes int `json:"maxConcurrentProbes,omitempty"`
+	// ContinueAsNewAfterEvents forces continue-as-new past this history length (0: when
+	// Temporal suggests it).
+	ContinueAsNewAfterEvents int `json:"continueAsNewAfterEvents,omitempty"`
+	// ProbeTaskQueue overrides the probe task queue (tests); locations append "-<location>".
+	ProbeTaskQueue string `json:"probeTaskQueue,omitempty"`
+}
+
+// SystemHealthInput starts (or continues) the entity. State is nil on a first start.
+type SystemHealthInput struct {
+	SystemID string        `json:"systemId"`
+	State    *EntityState  `json:"state,omitempty"`
+	Options  EntityOptions `json:"options"`
+}
+
+// CheckState is the entity's state of one check.
+type CheckState struct {
+	Assignment
+	Recent    []health.Status `json:"recent"`
+	Status    health.Status   `json:"status"`
+	LastRunAt *time.Time      `json:"lastRunAt,omitempty"`
+	NextDue   time.Time       `json:"nextDue"`
+	InFlight  int             `json:"inFlight"`
+}
+
+// EntityState is the entity's whole state, returned by the state query and carried across
+// continue-as-new.
+type EntityState struct {
+	SystemName string       `json:"systemName"`
+	Checks     []CheckState `json:"checks"`
+	View       *health.View `json:"view"`
+	Seq        int64        `json:"seq"`
+	ProbeSeq   int64        `json:"probeSeq"`
+	// Seen are the most recent processed result ids, oldest first (bounded).
+	Seen []string `json:"seen"`
+	// Pending are received but unprocessed results (carried across continue-as-new).
+	Pending []CheckResult `json:"pending,omitempty"`
+	// Processed counts processed items over the entity's whole life (all runs).
+	Processed int64 `json:"processed"`
+}
