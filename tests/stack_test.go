@@ -70,6 +70,13 @@ type target struct {
 	hits     atomic.Int64
 }
 
+// newTargetFunc is a local HTTP server answering with h.
+func newTargetFunc(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func newTarget(t *testing.T) *target {
 	tg := &target{}
 	tg.code.Store(http.StatusOK)
