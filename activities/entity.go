@@ -19,11 +19,20 @@ type Consumer interface {
 	Consume(ctx context.Context, ev store.Event) error
 }
 
+// Hooks observe the entity's activities (metrics, benchmarks). Nil functions are skipped.
+type Hooks struct {
+	// ProbeStarted is called when a probe activity starts.
+	ProbeStarted func(item workflows.ProbeItem, at time.Time)
+	// Persisted is called after a persist committed (applied) or found it done before.
+	Persisted func(req workflows.PersistRequest, applied bool, at time.Time)
+}
+
 // Entity holds the SystemHealth entity's database activities.
 type Entity struct {
 	Store     *store.Store
 	Consumers []Consumer
 	Logger    *slog.Logger
+	Hooks     Hooks
 }
 
 // LoadSystem reads a system's enabled checks, their recent statuses, the stored view and seq.
@@ -86,6 +95,9 @@ func (a *Entity) PersistSystem(ctx context.Context, req workflows.PersistRequest
 	}
 	if err != nil {
 		return workflows.PersistResponse{}, fmt.Errorf("persist %s seq %d: %w", req.SystemID, req.Seq, err)
+	}
+	if a.Hooks.Persisted != nil {
+		a.Hooks.Persisted(req, applied, time.Now())
 	}
 	return workflows.PersistResponse{Applied: applied}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/checkflow/checkflow/internal/checks"
@@ -11,30 +12,55 @@ import (
 	"github.com/checkflow/checkflow/workflows"
 )
 
-// Prober runs probes on probe workers. It needs no database: probe-only workers in remote
-// locations run just this.
+// Prober runs probes. It needs no database: probe-only workers in remote locations run just
+// this. The entity's own worker runs it too, as a local activity, for checks without a location.
 type Prober struct {
 	Checks  *checks.Registry
 	Secrets checks.SecretResolver
+	Hooks   Hooks
 }
 
-// Probe runs one check once with its strategy and collectors. Check failures are results
-// (status unhealthy with a message), never activity errors; an error here means the probe could
-// not run at all (bad stored config), and Temporal retries it.
-func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) (workflows.CheckResult, error) {
+// Probe runs a batch of checks of one system once, concurrently, each with its strategy and
+// collectors, and returns their results in order. Check failures are results (status unhealthy
+// with a message), never activity errors; an error here means the batch could not run at all.
+func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workflows.CheckResult, error) {
+	out := make([]workflows.CheckResult, len(req.Probes))
+	errs := make([]error, len(req.Probes))
+	var wg sync.WaitGroup
+	for i, it := range req.Probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = p.probeOne(ctx, req, it)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it workflows.ProbeItem) (workflows.CheckResult, error) {
+	a := it.Assignment
 	var collectors []checks.CollectorEntry
-	if len(req.Assignment.Collectors) > 0 && string(req.Assignment.Collectors) != "null" {
-		if err := json.Unmarshal(req.Assignment.Collectors, &collectors); err != nil {
-			return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", req.Assignment.ConfigurationID, err)
+	if len(a.Collectors) > 0 && string(a.Collectors) != "null" {
+		if err := json.Unmarshal(a.Collectors, &collectors); err != nil {
+			return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", a.ConfigurationID, err)
 		}
 	}
 	started := time.Now().UTC()
+	if p.Hooks.ProbeStarted != nil {
+		p.Hooks.ProbeStarted(it, started)
+	}
 	res := p.Checks.Execute(ctx, checks.Request{
-		StrategyID: req.Assignment.StrategyID,
-		Config:     req.Assignment.Config,
+		StrategyID: a.StrategyID,
+		Config:     a.Config,
 		Collectors: collectors,
 		RunContext: checks.RunContext{
-			CheckID: req.Assignment.ConfigurationID, CheckName: req.Assignment.Name, IntervalSeconds: req.Assignment.IntervalSeconds,
+			CheckID: a.ConfigurationID, CheckName: a.Name, IntervalSeconds: a.IntervalSeconds,
 			SystemID: req.SystemID, SystemName: req.SystemName,
 		},
 		Secrets: p.Secrets,
@@ -44,7 +70,7 @@ func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) (workflo
 		return workflows.CheckResult{}, fmt.Errorf("encode result: %w", err)
 	}
 	out := workflows.CheckResult{
-		ID: req.ResultID, ConfigurationID: req.Assignment.ConfigurationID, Status: health.Status(res.Status),
+		ID: it.ResultID, ConfigurationID: a.ConfigurationID, Status: health.Status(res.Status),
 		LatencyMs: res.LatencyMs, Message: res.Message, Result: body, ExecutedAt: started,
 	}
 	if !out.Status.Valid() {

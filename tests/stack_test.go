@@ -71,7 +71,7 @@ type target struct {
 }
 
 // newTargetFunc is a local HTTP server answering with h.
-func newTargetFunc(t *testing.T, h http.HandlerFunc) *httptest.Server {
+func newTargetFunc(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
@@ -130,7 +130,7 @@ func (s *stack) system(t *testing.T, name string) string {
 }
 
 // waitFor polls cond (a read of PostgreSQL) until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(50 * time.Millisecond)

@@ -48,6 +48,8 @@ type Config struct {
 	ManageSchedules bool
 	// ReconcileScheduleID overrides the schedule id (tests); default workflows.ReconcileScheduleID.
 	ReconcileScheduleID string
+	// Hooks observe probes and persists (metrics, benchmarks).
+	Hooks activities.Hooks
 }
 
 // Worker is a set of running SDK workers.
@@ -88,7 +90,7 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Location != "" {
 		probeQueues = append(probeQueues, cfg.ProbeTaskQueue+"-"+cfg.Location)
 	}
-	prober := &activities.Prober{Checks: cfg.Checks}
+	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks}
 	for _, q := range probeQueues {
 		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
@@ -162,10 +164,14 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 		Store:     store.New(cfg.Pool, store.WithCollectorMerger(reg.MergeCollector)),
 		Consumers: cfg.Consumers,
 		Logger:    cfg.Logger,
+		Hooks:     cfg.Hooks,
 	}
 	r.RegisterActivityWithOptions(ent.LoadSystem, activity.RegisterOptions{Name: workflows.ActivityLoadSystem})
 	r.RegisterActivityWithOptions(ent.PersistSystem, activity.RegisterOptions{Name: workflows.ActivityPersistSystem})
 	r.RegisterActivityWithOptions(ent.DispatchEvents, activity.RegisterOptions{Name: workflows.ActivityDispatchEvents})
+	// Checks without a location are probed as local activities of the entity's worker.
+	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks}
+	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflow})
 	rec := &activities.Reconciler{Store: ent.Store, Entities: &entityclient.Client{Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.EntityOptions}}

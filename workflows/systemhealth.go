@@ -34,7 +34,8 @@ const (
 // item is one entry of the entity's FIFO queue.
 type item struct {
 	config bool
-	result CheckResult
+	// results are processed as one step (a probe batch: the checks of one system due together).
+	results []CheckResult
 	// waiter is set for run-check updates: the handler waits for the outcome.
 	waiter *outcome
 }
@@ -56,6 +57,8 @@ type entity struct {
 	// inFlight counts probes and dispatches started but not yet returned.
 	probesInFlight    int
 	dispatchInFlight  int
+	dispatchAgain     bool
+	lastDispatch      time.Time
 	finished          bool
 	lastHealth        string
 	lastFailing       int64
@@ -83,7 +86,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 			e.st.Checks[i].InFlight = 0 // probes of the previous run are not carried
 		}
 		for _, r := range e.st.Pending {
-			e.queue = append(e.queue, item{result: r})
+			e.queue = append(e.queue, item{results: []CheckResult{r}})
 		}
 		e.st.Pending = nil
 	} else if err := e.loadInitial(ctx); err != nil {
@@ -193,7 +196,7 @@ func (e *entity) enqueueExternal(ctx workflow.Context, r CheckResult) {
 	if r.ExecutedAt.IsZero() {
 		r.ExecutedAt = workflow.Now(ctx)
 	}
-	e.queue = append(e.queue, item{result: r})
+	e.queue = append(e.queue, item{results: []CheckResult{r}})
 }
 
 func (e *entity) findCheck(configurationID string) int {
@@ -223,16 +226,16 @@ func (e *entity) runCheck(ctx workflow.Context, req RunCheckRequest) (RunCheckRe
 		return RunCheckResponse{}, err
 	}
 	c := e.st.Checks[e.findCheck(req.ConfigurationID)]
-	resultID := e.systemID + ":run:" + workflow.GetCurrentUpdateInfo(ctx).ID
 	location := ""
 	if len(c.Locations) > 0 {
 		location = c.Locations[0]
 	}
+	item0 := ProbeItem{ResultID: e.systemID + ":run:" + workflow.GetCurrentUpdateInfo(ctx).ID, DueAt: workflow.Now(ctx), Assignment: c.Assignment}
 	e.probesInFlight++
-	res := e.probe(ctx, c.Assignment, resultID, location)
+	res := e.probe(ctx, location, []ProbeItem{item0})
 	e.probesInFlight--
 	w := &outcome{}
-	e.queue = append(e.queue, item{result: res, waiter: w})
+	e.queue = append(e.queue, item{results: res, waiter: w})
 	if err := workflow.Await(ctx, func() bool { return w.ready }); err != nil {
 		return RunCheckResponse{}, err
 	}
@@ -304,10 +307,10 @@ func (e *entity) mergeChecks(old []CheckState, loaded []LoadedCheck, now time.Ti
 			p := old[prevIdx]
 			c.Recent, c.LastRunAt, c.InFlight, c.NextDue = p.Recent, p.LastRunAt, p.InFlight, p.NextDue
 			if p.IntervalSeconds != c.IntervalSeconds {
-				c.NextDue = firstDue(e.systemID, c.ConfigurationID, c.IntervalSeconds, c.LastRunAt, now)
+				c.NextDue = firstDue(e.systemID, c.IntervalSeconds, c.LastRunAt, now)
 			}
 		} else {
-			c.NextDue = firstDue(e.systemID, c.ConfigurationID, c.IntervalSeconds, c.LastRunAt, now)
+			c.NextDue = firstDue(e.systemID, c.IntervalSeconds, c.LastRunAt, now)
 		}
 		c.Status = evaluateCheck(c)
 		out = append(out, c)
@@ -317,9 +320,11 @@ func (e *entity) mergeChecks(old []CheckState, loaded []LoadedCheck, now time.Ti
 }
 
 // firstDue is when a check first runs: one interval after its last run, or — for a check that
-// never ran — at a point inside its first interval chosen by a hash of system and check ids, so
-// that many checks do not all fire at once.
-func firstDue(systemID, configurationID string, intervalSeconds int, lastRun *time.Time, now time.Time) time.Time {
+// never ran — at a point inside its first interval chosen by a hash of the system id and the
+// interval. Different systems spread over the interval, so that many systems do not all fire
+// at once, while the checks of one system with the same interval fall due together and are
+// probed and persisted as one batch.
+func firstDue(systemID string, intervalSeconds int, lastRun *time.Time, now time.Time) time.Time {
 	interval := time.Duration(intervalSeconds) * time.Second
 	if lastRun != nil {
 		due := lastRun.Add(interval)
@@ -329,7 +334,7 @@ func firstDue(systemID, configurationID string, intervalSeconds int, lastRun *ti
 		return due
 	}
 	h := fnv.New64a()
-	_, _ = h.Write([]byte(systemID + "\x00" + configurationID))
+	_, _ = fmt.Fprintf(h, "%s\x00%d", systemID, intervalSeconds)
 	offset := time.Duration(h.Sum64()%uint64(interval.Milliseconds()+1)) * time.Millisecond
 	return now.Add(offset)
 }
@@ -378,10 +383,13 @@ func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
 	return wait, true
 }
 
-// startDueProbes starts a probe for every check that is due, not paused and not already being
-// probed, within the concurrency bound. Each probe's result enters the queue when it returns.
+// startDueProbes probes every check that is due, not paused and not already being probed,
+// within the concurrency bound: the due checks of one location go out as one batch, and the
+// batch's results are processed as one step when they return.
 func (e *entity) startDueProbes(ctx workflow.Context) {
 	now := workflow.Now(ctx)
+	var order []string
+	batches := map[string][]ProbeItem{} // by location; order keeps it deterministic
 	for i := range e.st.Checks {
 		c := &e.st.Checks[i]
 		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) {
@@ -392,58 +400,86 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 			locations = []string{""}
 		}
 		if e.probesInFlight+len(locations) > e.opts.MaxConcurrentProbes && e.probesInFlight > 0 {
-			return
+			break
 		}
+		due := c.NextDue
 		c.NextDue = now.Add(time.Duration(c.IntervalSeconds) * time.Second)
 		for _, loc := range locations {
 			e.st.ProbeSeq++
-			id := fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq)
-			a := c.Assignment
+			if _, ok := batches[loc]; !ok {
+				order = append(order, loc)
+			}
+			batches[loc] = append(batches[loc], ProbeItem{ResultID: fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq), DueAt: due, Assignment: c.Assignment})
 			c.InFlight++
 			e.probesInFlight++
-			workflow.Go(ctx, func(ctx workflow.Context) {
-				res := e.probe(ctx, a, id, loc)
+		}
+	}
+	for _, loc := range order {
+		items := batches[loc]
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			res := e.probe(ctx, loc, items)
+			for _, it := range items {
 				e.probesInFlight--
-				if j := e.findCheck(a.ConfigurationID); j >= 0 && e.st.Checks[j].InFlight > 0 {
+				if j := e.findCheck(it.Assignment.ConfigurationID); j >= 0 && e.st.Checks[j].InFlight > 0 {
 					e.st.Checks[j].InFlight--
 				}
-				e.queue = append(e.queue, item{result: res})
-			})
-		}
+			}
+			e.queue = append(e.queue, item{results: res})
+		})
 	}
 }
 
-// probe runs the probe activity and turns an infrastructure failure into an unhealthy result
-// (the reference's catastrophic path), so that every probe yields exactly one result.
-func (e *entity) probe(ctx workflow.Context, a Assignment, resultID, location string) CheckResult {
-	timeout := probeTimeout(a.Config)
-	queue := e.opts.ProbeTaskQueue
-	if location != "" {
-		queue += "-" + location
+// probe runs a probe batch — as a local activity for the default location unless RemoteProbes,
+// else as an activity on the location's probe task queue — and turns an infrastructure failure
+// into unhealthy results (the reference's catastrophic path): every item yields one result.
+func (e *entity) probe(ctx workflow.Context, location string, items []ProbeItem) []CheckResult {
+	var timeout time.Duration
+	for _, it := range items {
+		timeout = max(timeout, probeTimeout(it.Assignment.Config))
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              queue,
-		StartToCloseTimeout:    timeout + 10*time.Second,
-		ScheduleToCloseTimeout: 3*(timeout+10*time.Second) + time.Minute,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
-		Summary:                a.Name,
-	})
-	var res CheckResult
-	err := workflow.ExecuteActivity(actx, ActivityProbe, ProbeRequest{
-		SystemID: e.systemID, SystemName: e.st.SystemName, ResultID: resultID, Location: location, Assignment: a,
-	}).Get(ctx, &res)
-	if err != nil {
-		msg := "probe failed: " + rootMessage(err)
-		body, _ := json.Marshal(map[string]string{"error": msg})
-		res = CheckResult{ID: resultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
-			Message: msg, Result: body, ExecutedAt: workflow.Now(ctx)}
+	req := ProbeRequest{SystemID: e.systemID, SystemName: e.st.SystemName, Location: location, Probes: items}
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}
+	var fut workflow.Future
+	if location == "" && !e.opts.RemoteProbes {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			StartToCloseTimeout: timeout + 10*time.Second, RetryPolicy: retry,
+		})
+		fut = workflow.ExecuteLocalActivity(lctx, ActivityProbe, req)
+	} else {
+		queue := e.opts.ProbeTaskQueue
 		if location != "" {
-			loc := location
-			res.SourceID, res.SourceLabel = &loc, &loc
+			queue += "-" + location
 		}
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              queue,
+			StartToCloseTimeout:    timeout + 10*time.Second,
+			ScheduleToCloseTimeout: 3*(timeout+10*time.Second) + time.Minute,
+			RetryPolicy:            retry,
+			Summary:                fmt.Sprintf("%d check(s)", len(items)),
+		})
+		fut = workflow.ExecuteActivity(actx, ActivityProbe, req)
 	}
-	res.ID, res.ConfigurationID = resultID, a.ConfigurationID
-	return res
+	var res []CheckResult
+	err := fut.Get(ctx, &res)
+	if err == nil && len(res) != len(items) {
+		err = fmt.Errorf("probe returned %d results for %d checks", len(res), len(items))
+	}
+	out := make([]CheckResult, len(items))
+	for i, it := range items {
+		if err != nil {
+			msg := "probe failed: " + rootMessage(err)
+			body, _ := json.Marshal(map[string]string{"error": msg})
+			out[i] = CheckResult{Status: health.Unhealthy, Message: msg, Result: body, ExecutedAt: workflow.Now(ctx)}
+			if location != "" {
+				loc := location
+				out[i].SourceID, out[i].SourceLabel = &loc, &loc
+			}
+		} else {
+			out[i] = res[i]
+		}
+		out[i].ID, out[i].ConfigurationID = it.ResultID, it.Assignment.ConfigurationID
+	}
+	return out
 }
 
 func rootMessage(err error) string {
@@ -472,64 +508,90 @@ func (e *entity) process(ctx workflow.Context, it item) {
 		e.processConfigChange(ctx)
 		return
 	}
-	e.processResult(ctx, it)
+	e.processResults(ctx, it)
 }
 
-// processResult folds one result into its check: snapshot → apply → persist → diff → emit.
-func (e *entity) processResult(ctx workflow.Context, it item) {
-	r := it.result
+// processResults folds the results of one item (one run, or a probe batch) into their checks
+// as one step: snapshot → apply → persist → diff → emit.
+func (e *entity) processResults(ctx workflow.Context, it item) {
 	respond := func(resp RunCheckResponse, err error) {
 		if it.waiter != nil {
 			it.waiter.resp, it.waiter.err, it.waiter.ready = resp, err, true
 		}
 	}
-	if e.seen[r.ID] {
-		respond(RunCheckResponse{Run: r, View: cloneView(e.st.View), Duplicate: true}, nil)
-		return
+	prev := cloneView(e.st.View)
+	var runs []CheckResult
+	var evals []CheckEval
+	var events []Event
+	driver := ""
+	for _, r := range it.results {
+		if e.seen[r.ID] {
+			continue
+		}
+		ci := e.findCheck(r.ConfigurationID)
+		if ci < 0 {
+			e.logger.Warn("dropping result of a check that is not enabled", "systemId", e.systemID, "configurationId", r.ConfigurationID, "id", r.ID)
+			continue
+		}
+		c := &e.st.Checks[ci]
+		before := c.Status
+		c.Recent = append([]health.Status{r.Status}, c.Recent...)
+		if len(c.Recent) > health.MaxWindowRuns {
+			c.Recent = c.Recent[:health.MaxWindowRuns]
+		}
+		if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
+			t := r.ExecutedAt
+			c.LastRunAt = &t
+		}
+		c.Status = evaluateCheck(*c)
+		if driver == "" || (c.Status != before && driver == runs[0].ConfigurationID) {
+			driver = c.ConfigurationID // the check whose run drove a change (else the first)
+		}
+		runs = append(runs, r)
+		evals = append(evals, CheckEval{ConfigurationID: c.ConfigurationID, Status: c.Status, RunsConsidered: min(len(c.Recent), health.MaxWindowRuns)})
+		events = append(events, checkRunEvents(e.systemID, r)...)
 	}
-	ci := e.findCheck(r.ConfigurationID)
-	if ci < 0 {
-		e.logger.Warn("dropping result of a check that is not enabled", "systemId", e.systemID, "configurationId", r.ConfigurationID, "id", r.ID)
-		respond(RunCheckResponse{}, fmt.Errorf("check %q is no longer an enabled check of system %q", r.ConfigurationID, e.systemID))
+	if len(runs) == 0 {
+		if len(it.results) == 1 && e.seen[it.results[0].ID] {
+			respond(RunCheckResponse{Run: it.results[0], View: cloneView(e.st.View), Duplicate: true}, nil)
+		} else {
+			respond(RunCheckResponse{}, fmt.Errorf("check is no longer an enabled check of system %q", e.systemID))
+		}
 		return
 	}
 	now := workflow.Now(ctx)
-	prev := cloneView(e.st.View)
-
-	c := &e.st.Checks[ci]
-	c.Recent = append([]health.Status{r.Status}, c.Recent...)
-	if len(c.Recent) > health.MaxWindowRuns {
-		c.Recent = c.Recent[:health.MaxWindowRuns]
+	// Workflow time stands still while a workflow task runs its local activities: never date the
+	// step before the runs it processes.
+	for _, r := range runs {
+		end := r.ExecutedAt
+		if r.LatencyMs != nil {
+			end = end.Add(time.Duration(*r.LatencyMs) * time.Millisecond)
+		}
+		if end.After(now) {
+			now = end
+		}
 	}
-	if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
-		t := r.ExecutedAt
-		c.LastRunAt = &t
-	}
-	c.Status = evaluateCheck(*c)
 	next := e.computeView()
-
 	e.st.Seq++
-	req := PersistRequest{
-		SystemID: e.systemID, Seq: e.st.Seq, At: now, Runs: []CheckResult{r},
-		Checks: []CheckEval{{ConfigurationID: c.ConfigurationID, Status: c.Status, RunsConsidered: min(len(c.Recent), health.MaxWindowRuns)}},
-		View:   next,
-	}
+	req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, Runs: runs, Checks: evals, View: next}
 	if prev != nil && next != nil && prev.Status != next.Status {
 		from := prev.Status
-		req.Transition = &Transition{ConfigurationID: c.ConfigurationID, From: &from, To: next.Status}
+		req.Transition = &Transition{ConfigurationID: driver, From: &from, To: next.Status}
 	}
-	req.Events = append(toEvents(health.DeriveEvents(prev, next, e.systemID, now), ""), checkRunEvents(e.systemID, r)...)
+	req.Events = append(toEvents(health.DeriveEvents(prev, next, e.systemID, now), ""), events...)
 	if err := e.persist(ctx, req); err != nil {
 		// Not retryable (the store rejected the input): keep the state as applied in memory so
 		// the entity stays consistent with what it evaluated, and say so loudly.
-		e.logger.Error("persist failed; result not stored", "systemId", e.systemID, "id", r.ID, "error", err)
+		e.logger.Error("persist failed; results not stored", "systemId", e.systemID, "runs", len(runs), "error", err)
 	}
 	e.st.View = next
-	e.markSeen(r.ID)
+	for _, r := range runs {
+		e.markSeen(r.ID)
+	}
 	e.st.Processed++
 	e.afterApply(ctx)
-	e.dispatch(ctx, req.Events)
-	respond(RunCheckResponse{Run: r, View: cloneView(next), Events: req.Events}, nil)
+	e.dispatch(ctx, req.Events, now)
+	respond(RunCheckResponse{Run: runs[0], View: cloneView(next), Events: req.Events}, nil)
 }
 
 // processConfigChange reloads the assignments and re-evaluates at once (invariant 8).
@@ -556,7 +618,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 			e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
 		}
 		e.st.View = next
-		e.dispatch(ctx, req.Events)
+		e.dispatch(ctx, req.Events, now)
 	}
 	e.st.Processed++
 	e.finished = len(e.st.Checks) == 0
@@ -572,9 +634,29 @@ func (e *entity) persist(ctx workflow.Context, req PersistRequest) error {
 	return workflow.ExecuteLocalActivity(lctx, ActivityPersistSystem, req).Get(ctx, &resp)
 }
 
-// dispatch hands the outbox to the consumers in the background; the loop does not wait.
-func (e *entity) dispatch(ctx workflow.Context, events []Event) {
+// dispatchEvery bounds how long hooks (check.completed/failed) may wait in the outbox when no
+// trigger event calls the dispatcher earlier.
+const dispatchEvery = 30 * time.Second
+
+// dispatch hands the outbox to the consumers in the background; the loop does not wait. Trigger
+// events go out at once; the per-run hooks ride along with them or go out at least every
+// dispatchEvery, so a healthy system costs one dispatcher call per 30 s, not one per run. One
+// dispatcher runs at a time per system; a request while one runs makes it run once more.
+func (e *entity) dispatch(ctx workflow.Context, events []Event, now time.Time) {
 	if len(events) == 0 {
+		return
+	}
+	urgent := false
+	for _, ev := range events {
+		if ev.Type != health.HookCheckCompleted && ev.Type != health.HookCheckFailed {
+			urgent = true
+		}
+	}
+	if !urgent && now.Sub(e.lastDispatch) < dispatchEvery {
+		return
+	}
+	if e.dispatchInFlight > 0 {
+		e.dispatchAgain = true
 		return
 	}
 	e.dispatchInFlight++
@@ -583,8 +665,15 @@ func (e *entity) dispatch(ctx workflow.Context, events []Event) {
 			StartToCloseTimeout: time.Minute,
 			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 		})
-		if err := workflow.ExecuteActivity(actx, ActivityDispatchEvents, DispatchRequest{SystemID: e.systemID}).Get(ctx, nil); err != nil {
-			e.logger.Error("dispatch failed", "systemId", e.systemID, "error", err)
+		for {
+			e.dispatchAgain = false
+			e.lastDispatch = workflow.Now(ctx)
+			if err := workflow.ExecuteActivity(actx, ActivityDispatchEvents, DispatchRequest{SystemID: e.systemID}).Get(ctx, nil); err != nil {
+				e.logger.Error("dispatch failed", "systemId", e.systemID, "error", err)
+			}
+			if !e.dispatchAgain {
+				break
+			}
 		}
 		e.dispatchInFlight--
 	})
@@ -706,7 +795,7 @@ func (e *entity) snapshot() EntityState {
 	s.Seen = append([]string(nil), e.st.Seen...)
 	for _, it := range e.queue {
 		if !it.config && it.waiter == nil {
-			s.Pending = append(s.Pending, it.result)
+			s.Pending = append(s.Pending, it.results...)
 		}
 	}
 	return s

@@ -29,7 +29,7 @@ type fake struct {
 	mu        sync.Mutex
 	system    LoadedSystem
 	status    map[string]health.Status // probe outcome per configuration
-	probes    []ProbeRequest
+	probes    []ProbeItem
 	persisted []PersistRequest
 	dispatch  int
 }
@@ -51,16 +51,20 @@ func (f *fake) load(_ context.Context, _ LoadSystemRequest) (LoadedSystem, error
 	return s, nil
 }
 
-func (f *fake) probe(_ context.Context, req ProbeRequest) (CheckResult, error) {
+func (f *fake) probe(_ context.Context, req ProbeRequest) ([]CheckResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.probes = append(f.probes, req)
-	st := f.status[req.Assignment.ConfigurationID]
-	if st == "" {
-		st = health.Healthy
+	var out []CheckResult
+	for _, it := range req.Probes {
+		f.probes = append(f.probes, it)
+		st := f.status[it.Assignment.ConfigurationID]
+		if st == "" {
+			st = health.Healthy
+		}
+		lat := 5
+		out = append(out, CheckResult{ID: it.ResultID, ConfigurationID: it.Assignment.ConfigurationID, Status: st, LatencyMs: &lat, ExecutedAt: t0})
 	}
-	lat := 5
-	return CheckResult{ID: req.ResultID, ConfigurationID: req.Assignment.ConfigurationID, Status: st, LatencyMs: &lat, ExecutedAt: t0}, nil
+	return out, nil
 }
 
 func (f *fake) persist(_ context.Context, req PersistRequest) (PersistResponse, error) {
@@ -177,22 +181,47 @@ func TestFirstDue(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := firstDue("sys-1", cfgA, tc.interval, tc.lastRun, t0); !tc.want(got) {
+			if got := firstDue("sys-1", tc.interval, tc.lastRun, t0); !tc.want(got) {
 				t.Errorf("firstDue = %v", got)
 			}
 		})
 	}
-	// Spread: many checks of one system do not share one instant, and the result is stable.
+	// Spread: many systems do not share one instant, and the result is stable.
 	seen := map[time.Time]bool{}
 	for i := 0; i < 50; i++ {
-		d := firstDue("sys-1", fmt.Sprintf("cfg-%d", i), 60, nil, t0)
-		if d != firstDue("sys-1", fmt.Sprintf("cfg-%d", i), 60, nil, t0) {
+		d := firstDue(fmt.Sprint("sys-", i), 60, nil, t0)
+		if d != firstDue(fmt.Sprint("sys-", i), 60, nil, t0) {
 			t.Fatal("firstDue is not deterministic")
 		}
 		seen[d] = true
 	}
 	if len(seen) < 45 {
-		t.Errorf("50 checks got only %d distinct first due times", len(seen))
+		t.Errorf("50 systems got only %d distinct first due times", len(seen))
+	}
+}
+
+// The checks of one system with the same interval fall due together and go out as one probe
+// batch, persisted as one step.
+func TestChecksOfASystemAreBatched(t *testing.T) {
+	f := newFake(check(cfgA, 10, nil), check(cfgB, 10, nil))
+	env := newEnv(t, f)
+	endAt(env, f, 35*time.Second)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	batches := 0
+	for _, p := range f.persisted {
+		if len(p.Runs) == 0 {
+			continue
+		}
+		batches++
+		if len(p.Runs) != 2 {
+			t.Errorf("persisted %d runs in one step, want both checks together", len(p.Runs))
+		}
+	}
+	if batches < 3 {
+		t.Errorf("%d batches in 35 s at 10 s, want ≥3", batches)
 	}
 }
 
@@ -208,7 +237,7 @@ func TestCadenceMixedIntervals(t *testing.T) {
 		id       string
 		interval int
 	}{{cfgA, 10}, {cfgB, 30}} {
-		first := firstDue("sys-1", c.id, c.interval, nil, t0).Sub(t0)
+		first := firstDue("sys-1", c.interval, nil, t0).Sub(t0)
 		want := int((horizon-first)/(time.Duration(c.interval)*time.Second)) + 1
 		if got := f.probeCount(c.id); got < want-1 || got > want {
 			t.Errorf("check %s (every %ds, first after %v): %d probes in %v, want %d", c.id, c.interval, first, got, horizon, want)
@@ -518,7 +547,7 @@ func TestContinueAsNewLosesNothing(t *testing.T) {
 	if slices.Contains(f2.runIDs(), "sys-1:ext:ext-0") {
 		t.Error("a result processed before continue-as-new was stored again after it")
 	}
-	if len(f2.probes) > 0 && f2.probes[0].ResultID == f.probes[0].ResultID {
+	if len(f2.probes) > 0 && len(f.probes) > 0 && f2.probes[0].ResultID == f.probes[0].ResultID {
 		t.Error("probe ids restarted after continue-as-new")
 	}
 	t.Logf("%d of %d sent items processed before continue-as-new; %d probes", delivered, len(sent), len(f.probes))

@@ -68,12 +68,20 @@ type LoadSystemRequest struct {
 	SystemID string `json:"systemId"`
 }
 
-// ProbeRequest asks a probe worker to run one check once.
+// ProbeRequest asks for one or more checks of a system to be probed once, concurrently (the
+// checks of a system due in the same slot go together). Results come back in the same order.
 type ProbeRequest struct {
-	SystemID   string     `json:"systemId"`
-	SystemName string     `json:"systemName"`
-	ResultID   string     `json:"resultId"`
-	Location   string     `json:"location,omitempty"`
+	SystemID   string      `json:"systemId"`
+	SystemName string      `json:"systemName"`
+	Location   string      `json:"location,omitempty"`
+	Probes     []ProbeItem `json:"probes"`
+}
+
+// ProbeItem is one check to probe.
+type ProbeItem struct {
+	ResultID string `json:"resultId"`
+	// DueAt is when the run was due (the start lag is the probe's start minus DueAt).
+	DueAt      time.Time  `json:"dueAt"`
 	Assignment Assignment `json:"assignment"`
 }
 
@@ -161,6 +169,10 @@ type EntityOptions struct {
 	ContinueAsNewAfterEvents int `json:"continueAsNewAfterEvents,omitempty"`
 	// ProbeTaskQueue overrides the probe task queue (tests); locations append "-<location>".
 	ProbeTaskQueue string `json:"probeTaskQueue,omitempty"`
+	// RemoteProbes runs checks without a location as activities on the probe task queue (any
+	// probe worker) instead of local activities of the entity's own worker. Local probing
+	// costs a fraction of the Temporal work per run (see BENCHMARKS.md).
+	RemoteProbes bool `json:"remoteProbes,omitempty"`
 }
 
 // SystemHealthInput starts (or continues) the entity. State is nil on a first start.
