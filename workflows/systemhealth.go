@@ -97,6 +97,14 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	}
 	e.afterApply(ctx)
 	if len(e.st.Checks) == 0 {
+		if e.st.View != nil {
+			// A view left behind (its checks went away while no entity ran): clear it, without
+			// trigger events (a tombstone).
+			e.st.Seq++
+			if err := e.persist(ctx, PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: workflow.Now(ctx)}); err != nil {
+				e.logger.Error("clearing the view failed", "systemId", e.systemID, "error", err)
+			}
+		}
 		e.logger.Info("system has no enabled checks; entity ends", "systemId", e.systemID)
 		return nil
 	}

@@ -552,3 +552,18 @@ func TestContinueAsNewLosesNothing(t *testing.T) {
 	}
 	t.Logf("%d of %d sent items processed before continue-as-new; %d probes", delivered, len(sent), len(f.probes))
 }
+
+// An entity started for a system whose checks are all gone clears the stored view and ends.
+func TestStartWithoutChecksClearsLeftoverView(t *testing.T) {
+	f := newFake()
+	f.system.View = &health.View{Status: health.Degraded, HealthyChecks: 0, TotalChecks: 1}
+	f.system.Seq = 7
+	env := newEnv(t, f)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.persisted) != 1 || f.persisted[0].View != nil || f.persisted[0].Seq != 8 || len(f.persisted[0].Events) != 0 {
+		t.Fatalf("persisted %+v, want one tombstone at seq 8 without events", f.persisted)
+	}
+}
