@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/checkflow/checkflow/internal/checks"
+	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/store"
 )
 
 // FieldError names one invalid input field.
@@ -29,25 +34,156 @@ func (p *Problem) Error() string { return p.Title + ": " + p.Detail }
 
 const problemContentType = "application/problem+json"
 
+// Problem types (RFC 9457 "type" members). They are URNs: stable identifiers, not documents.
+const (
+	ProblemMalformed         = "urn:checkflow:problem:malformed-request"   // 400
+	ProblemUnauthorized      = "urn:checkflow:problem:unauthorized"        // 401
+	ProblemForbidden         = "urn:checkflow:problem:insufficient-scope"  // 403
+	ProblemGitOps            = "urn:checkflow:problem:managed-by-gitops"   // 403
+	ProblemNotFound          = "urn:checkflow:problem:not-found"           // 404
+	ProblemConflict          = "urn:checkflow:problem:conflict"            // 409
+	ProblemTooLarge          = "urn:checkflow:problem:body-too-large"      // 413
+	ProblemMediaType         = "urn:checkflow:problem:unsupported-media"   // 415
+	ProblemValidation        = "urn:checkflow:problem:validation"          // 422
+	ProblemInternal          = "urn:checkflow:problem:internal"            // 500
+	ProblemEntityUnreachable = "urn:checkflow:problem:entity-unreachable"  // 503
+	ProblemUnavailable       = "urn:checkflow:problem:service-unavailable" // 503
+)
+
+func newProblem(status int, typ, detail string) *Problem {
+	return &Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+func malformed(detail string) *Problem {
+	return newProblem(http.StatusBadRequest, ProblemMalformed, detail)
+}
+
+func notFoundProblem(detail string) *Problem {
+	return newProblem(http.StatusNotFound, ProblemNotFound, detail)
+}
+
+func conflictProblem(detail string) *Problem {
+	return newProblem(http.StatusConflict, ProblemConflict, detail)
+}
+
+// invalidFields is a 422 listing field errors; the detail repeats a single message so that
+// clients showing only the detail still see it (e.g. the retention messages of §1.8).
+func invalidFields(errs ...FieldError) *Problem {
+	p := newProblem(http.StatusUnprocessableEntity, ProblemValidation, "the request is not valid")
+	p.Errors = errs
+	if len(errs) == 1 {
+		if errs[0].Field != "" {
+			p.Detail = errs[0].Field + ": " + errs[0].Message
+		} else {
+			p.Detail = errs[0].Message
+		}
+	}
+	return p
+}
+
+func invalidField(field, message string) *Problem {
+	return invalidFields(FieldError{Field: field, Message: message})
+}
+
+// prefixed prepends prefix to every field name ("retentionConfig" + "rawRetentionDays").
+func prefixed(prefix string, errs []FieldError) []FieldError {
+	out := make([]FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = e
+		switch {
+		case prefix == "":
+		case e.Field == "":
+			out[i].Field = prefix
+		default:
+			out[i].Field = prefix + "." + e.Field
+		}
+	}
+	return out
+}
+
+// validationFields extracts field errors from the domain validators' errors (store, checks,
+// health); ok is false for any other error.
+func validationFields(err error) ([]FieldError, bool) {
+	var sv *store.ValidationError
+	if errors.As(err, &sv) {
+		out := make([]FieldError, len(sv.Errors))
+		for i, f := range sv.Errors {
+			out[i] = FieldError(f)
+		}
+		return out, true
+	}
+	var cv *checks.ValidationError
+	if errors.As(err, &cv) {
+		out := make([]FieldError, len(cv.Errors))
+		for i, f := range cv.Errors {
+			out[i] = FieldError(f)
+		}
+		return out, true
+	}
+	var hv *health.ValidationError
+	if errors.As(err, &hv) {
+		out := make([]FieldError, len(hv.Errors))
+		for i, f := range hv.Errors {
+			out[i] = FieldError{Field: f.Field, Message: f.Message}
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+// toProblem maps an error to the problem the client sees. Store and validator errors carry
+// their own user-facing messages; anything else is a 500 without detail.
+func toProblem(err error) (*Problem, bool) {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p, true
+	}
+	if fields, ok := validationFields(err); ok {
+		return invalidFields(fields...), true
+	}
+	var nf *store.NotFoundError
+	if errors.As(err, &nf) {
+		return notFoundProblem(nf.Error()), true
+	}
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		return conflictProblem(ce.Error()), true
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		typ := "about:blank"
+		switch he.Code {
+		case http.StatusNotFound:
+			typ = ProblemNotFound
+		case http.StatusRequestEntityTooLarge:
+			typ = ProblemTooLarge
+		case http.StatusUnsupportedMediaType:
+			typ = ProblemMediaType
+		}
+		p := newProblem(he.Code, typ, "")
+		if m, ok := he.Message.(string); ok && m != http.StatusText(he.Code) {
+			p.Detail = m
+		}
+		return p, true
+	}
+	return nil, false
+}
+
 // problemHandler turns every error into problem+json. Unknown errors become a 500 whose body
-// says nothing about the cause (it is logged instead).
+// says nothing about the cause (it is logged instead; request bodies and tokens never are).
 func problemHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
-		var p *Problem
-		var he *echo.HTTPError
-		switch {
-		case errors.As(err, &p):
-		case errors.As(err, &he):
-			p = &Problem{Type: "about:blank", Title: http.StatusText(he.Code), Status: he.Code}
-			if m, ok := he.Message.(string); ok && m != http.StatusText(he.Code) {
-				p.Detail = m
+		p, ok := toProblem(err)
+		if !ok {
+			if errors.Is(err, context.Canceled) {
+				log.Debug("request cancelled", "method", c.Request().Method, "route", c.Path())
+			} else {
+				log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "err", err)
 			}
-		default:
-			log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "err", err)
-			p = &Problem{Type: "about:blank", Title: http.StatusText(http.StatusInternalServerError), Status: http.StatusInternalServerError}
+			p = newProblem(http.StatusInternalServerError, ProblemInternal, "")
 		}
 		body, _ := json.Marshal(p)
 		if c.Request().Method == http.MethodHead {

@@ -1,18 +1,41 @@
-// Package server is checkflow's HTTP API (echo/v4). Handlers are thin: they validate, call
-// internal/store or the Temporal client, and answer JSON; errors are RFC 9457 problem+json.
+// Package server is checkflow's HTTP API (echo/v4). Handlers are thin: they authenticate,
+// decode and validate with the domain validators, call internal/store (reads and configuration
+// writes) or the system entities (signal after a write, run-now), and answer JSON; errors are
+// RFC 9457 problem+json. One route table drives both the router and the OpenAPI document
+// served at /api/v1/openapi.json.
 package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
+
+	"github.com/checkflow/checkflow/internal/checks"
+	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/store"
+	"github.com/checkflow/checkflow/workflows"
 )
+
+// Entities is what the API needs from the systems' SystemHealth entities;
+// *entityclient.Client implements it.
+type Entities interface {
+	// ConfigChanged signals (with start) the system's entity that its configuration changed.
+	ConfigChanged(ctx context.Context, systemID string) error
+	// RunCheck runs one check now through the entity (Update-with-Start); updateID makes it
+	// idempotent.
+	RunCheck(ctx context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error)
+}
 
 // Config is what the API needs.
 type Config struct {
@@ -20,34 +43,131 @@ type Config struct {
 	Temporal client.Client
 	Logger   *slog.Logger
 	Version  string
+	// Entities reaches the entities; default an entityclient.Client on Temporal with the
+	// default task queue.
+	Entities Entities
+	// Checks is the strategy registry (validation, schemas, secret fields); default
+	// checks.NewRegistry().
+	Checks *checks.Registry
+}
+
+// Option customises the server.
+type Option func(*Server)
+
+// WithPublicStatus makes the status:read endpoints public (true, the default, like the
+// reference) or requires a token for them (false).
+func WithPublicStatus(public bool) Option {
+	return func(s *Server) { s.publicStatus = public }
+}
+
+// WithClock sets the clock used for evaluatedAt and token bookkeeping (tests).
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
 }
 
 // Server is the HTTP API.
 type Server struct {
-	cfg  Config
-	echo *echo.Echo
+	cfg          Config
+	echo         *echo.Echo
+	log          *slog.Logger
+	store        *store.Store
+	checks       *checks.Registry
+	secrets      secretFields
+	entities     Entities
+	publicStatus bool
+	now          func() time.Time
+	routes       []route
+	openapi      []byte
 }
 
 // New builds the API's routes.
-func New(cfg Config) *Server {
+func New(cfg Config, opts ...Option) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Checks == nil {
+		cfg.Checks = checks.NewRegistry(checks.WithLogger(cfg.Logger))
+	}
+	if cfg.Entities == nil && cfg.Temporal != nil {
+		cfg.Entities = &entityclient.Client{Temporal: cfg.Temporal}
+	}
+	s := &Server{
+		cfg:          cfg,
+		log:          cfg.Logger,
+		store:        store.New(cfg.Pool, store.WithCollectorMerger(cfg.Checks.MergeCollector)),
+		checks:       cfg.Checks,
+		secrets:      newSecretFields(cfg.Checks),
+		entities:     cfg.Entities,
+		publicStatus: true,
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = problemHandler(cfg.Logger)
 	e.Use(middleware.Recover())
+	e.Use(s.accessLog)
 	e.Use(middleware.BodyLimit("1M"))
-	s := &Server{cfg: cfg, echo: e}
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/api/v1/version", s.version)
+	s.echo = e
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		h := r.handler
+		if r.auth {
+			h = s.requireScope(r.scope)(h)
+		}
+		e.Add(r.method, echoPath(r.path), h)
+	}
+	doc, err := json.Marshal(s.openAPIDocument())
+	if err != nil { // cannot happen: the document holds only JSON-safe values
+		panic(fmt.Sprintf("server: render OpenAPI document: %v", err))
+	}
+	s.openapi = doc
 	return s
 }
 
 // Handler returns the http.Handler serving the API.
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// echoPath converts an OpenAPI path template into an echo route: {name} becomes :name and a
+// literal colon (POST /health:bulk) is escaped.
+func echoPath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '{':
+			end := strings.IndexByte(p[i:], '}')
+			b.WriteString(":" + p[i+1:i+end])
+			i += end
+		case ':':
+			b.WriteString(`\:`)
+		default:
+			b.WriteByte(p[i])
+		}
+	}
+	return b.String()
+}
+
+// accessLog logs each request at debug level: method, route, status and duration — never
+// bodies, query values or headers (they may hold secrets and tokens).
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if s.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+			status := c.Response().Status
+			if p, ok := toProblem(err); ok {
+				status = p.Status
+			} else if err != nil {
+				status = http.StatusInternalServerError
+			}
+			s.log.Debug("http request", "method", c.Request().Method, "route", c.Path(), "status", status, "duration", time.Since(start))
+		}
+		return err
+	}
+}
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -68,7 +188,10 @@ func (s *Server) readyz(c echo.Context) error {
 		r.Checks["postgres"] = "unreachable"
 		r.Problems = append(r.Problems, "postgres: "+err.Error())
 	}
-	if _, err := s.cfg.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if s.cfg.Temporal == nil {
+		r.Checks["temporal"] = "not configured"
+		r.Problems = append(r.Problems, "temporal: no client configured")
+	} else if _, err := s.cfg.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		r.Checks["temporal"] = "unreachable"
 		r.Problems = append(r.Problems, "temporal: "+err.Error())
 	}
@@ -81,4 +204,62 @@ func (s *Server) readyz(c echo.Context) error {
 
 func (s *Server) version(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"version": s.cfg.Version})
+}
+
+func (s *Server) openAPI(c echo.Context) error {
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi)
+}
+
+// notify signals the entities of the given systems after a committed configuration write
+// (a few at a time). Every system is tried; a failure is a 503 saying the change was saved
+// (repeating the idempotent request signals again).
+func (s *Server) notify(ctx context.Context, systemIDs ...string) error {
+	if len(systemIDs) == 0 {
+		return nil
+	}
+	if s.entities == nil {
+		return newProblem(http.StatusServiceUnavailable, ProblemEntityUnreachable, "the change was saved, but no Temporal client is configured to notify the systems' health entities")
+	}
+	ctx = context.WithoutCancel(ctx) // the write is committed: finish telling the entities
+	var mu sync.Mutex
+	var failed []string
+	sem := make(chan struct{}, notifyParallelism)
+	var wg sync.WaitGroup
+	for _, id := range systemIDs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := s.entities.ConfigChanged(sctx, id); err != nil {
+				s.log.Error("notify entity after a configuration change", "systemId", id, "err", err)
+				mu.Lock()
+				failed = append(failed, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		sort.Strings(failed)
+		return newProblem(http.StatusServiceUnavailable, ProblemEntityUnreachable, fmt.Sprintf(
+			"the change was saved, but the health entity of %s could not be notified; repeat the request to retry", strings.Join(failed, ", ")))
+	}
+	return nil
+}
+
+// notifyParallelism bounds concurrent entity signals of one request.
+const notifyParallelism = 8
+
+// gitOpsLock answers 403 when (kind, id) is managed by GitOps (reference §12.3).
+func (s *Server) gitOpsLock(ctx context.Context, kind, id string) error {
+	managed, err := s.store.IsManaged(ctx, kind, id)
+	if err != nil {
+		return err
+	}
+	if managed {
+		return newProblem(http.StatusForbidden, ProblemGitOps, kind+" is managed by GitOps and cannot be modified manually.")
+	}
+	return nil
 }

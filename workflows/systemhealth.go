@@ -216,15 +216,26 @@ func (e *entity) findCheck(configurationID string) int {
 	return -1
 }
 
+// validateRunCheck rejects what the entity knows to be wrong. A check it does not know yet is
+// let through: the handler first applies any configuration change (the API writes the
+// assignment, then signals, then may run at once) and decides then.
 func (e *entity) validateRunCheck(ctx workflow.Context, req RunCheckRequest) error {
-	i := e.findCheck(req.ConfigurationID)
-	if i < 0 || e.finished {
-		return fmt.Errorf("check %q is not an enabled check of system %q", req.ConfigurationID, e.systemID)
+	if req.ConfigurationID == "" {
+		return temporal.NewNonRetryableApplicationError("configurationId is required", ErrTypeCheckNotEnabled, nil)
 	}
-	if e.st.Checks[i].Paused && !req.Force {
-		return fmt.Errorf("check %q is paused; set force to run it anyway", req.ConfigurationID)
+	if e.finished {
+		return e.notEnabled(req.ConfigurationID)
+	}
+	if i := e.findCheck(req.ConfigurationID); i >= 0 && e.st.Checks[i].Paused && !req.Force {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("check %q is paused; set force to run it anyway", req.ConfigurationID), ErrTypeCheckPaused, nil)
 	}
 	return nil
+}
+
+func (e *entity) notEnabled(configurationID string) error {
+	return temporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("check %q is not an enabled check of system %q", configurationID, e.systemID), ErrTypeCheckNotEnabled, nil)
 }
 
 // runCheck probes the check now, puts the result in the queue and returns once the loop has
@@ -232,6 +243,20 @@ func (e *entity) validateRunCheck(ctx workflow.Context, req RunCheckRequest) err
 func (e *entity) runCheck(ctx workflow.Context, req RunCheckRequest) (RunCheckResponse, error) {
 	if err := e.validateRunCheck(ctx, req); err != nil {
 		return RunCheckResponse{}, err
+	}
+	if e.findCheck(req.ConfigurationID) < 0 {
+		// Not known (yet): reload the configuration through the queue, then look again.
+		w := &outcome{}
+		e.queue = append(e.queue, item{config: true, waiter: w})
+		if err := workflow.Await(ctx, func() bool { return w.ready }); err != nil {
+			return RunCheckResponse{}, err
+		}
+		if err := e.validateRunCheck(ctx, req); err != nil {
+			return RunCheckResponse{}, err
+		}
+		if e.findCheck(req.ConfigurationID) < 0 {
+			return RunCheckResponse{}, e.notEnabled(req.ConfigurationID)
+		}
 	}
 	c := e.st.Checks[e.findCheck(req.ConfigurationID)]
 	location := ""
@@ -514,6 +539,9 @@ func probeTimeout(config json.RawMessage) time.Duration {
 func (e *entity) process(ctx workflow.Context, it item) {
 	if it.config {
 		e.processConfigChange(ctx)
+		if it.waiter != nil {
+			it.waiter.ready = true
+		}
 		return
 	}
 	e.processResults(ctx, it)

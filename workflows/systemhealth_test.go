@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -345,26 +346,39 @@ func TestConcurrentRunCheckUpdates(t *testing.T) {
 	}
 }
 
-func TestRunCheckValidator(t *testing.T) {
+func TestRunCheckRejections(t *testing.T) {
 	paused := check(cfgB, 3600, nil)
 	paused.Paused = true
 	f := newFake(check(cfgA, 3600, nil), paused)
 	env := newEnv(t, f)
 	cases := []struct {
-		req    RunCheckRequest
-		reject bool
+		name    string
+		req     RunCheckRequest
+		errType string // "" = runs
 	}{
-		{RunCheckRequest{ConfigurationID: "unknown"}, true},
-		{RunCheckRequest{ConfigurationID: cfgB}, true},
-		{RunCheckRequest{ConfigurationID: cfgB, Force: true}, false},
+		{"unknown check: rejected after reloading", RunCheckRequest{ConfigurationID: "unknown"}, ErrTypeCheckNotEnabled},
+		{"missing id", RunCheckRequest{}, ErrTypeCheckNotEnabled},
+		{"paused", RunCheckRequest{ConfigurationID: cfgB}, ErrTypeCheckPaused},
+		{"paused with force", RunCheckRequest{ConfigurationID: cfgB, Force: true}, ""},
 	}
-	rejected := make([]bool, len(cases))
+	got := make([]string, len(cases))
 	env.RegisterDelayedCallback(func() {
 		for i, tc := range cases {
+			record := func(err error) {
+				var app *temporal.ApplicationError
+				switch {
+				case err == nil:
+					got[i] = ""
+				case errors.As(err, &app):
+					got[i] = app.Type()
+				default:
+					got[i] = "untyped: " + err.Error()
+				}
+			}
 			env.UpdateWorkflow(UpdateRunCheck, fmt.Sprint("u", i), &testsuite.TestUpdateCallback{
-				OnReject:   func(error) { rejected[i] = true },
+				OnReject:   record,
 				OnAccept:   func() {},
-				OnComplete: func(any, error) {},
+				OnComplete: func(_ any, err error) { record(err) },
 			}, tc.req)
 		}
 	}, time.Second)
@@ -372,9 +386,43 @@ func TestRunCheckValidator(t *testing.T) {
 	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
 	requireCompleted(t, env)
 	for i, tc := range cases {
-		if rejected[i] != tc.reject {
-			t.Errorf("%+v: rejected = %v, want %v", tc.req, rejected[i], tc.reject)
+		if got[i] != tc.errType {
+			t.Errorf("%s: got %q, want %q", tc.name, got[i], tc.errType)
 		}
+	}
+}
+
+// A check assigned a moment ago (its config-changed signal not processed yet) runs at once:
+// the update reloads the configuration first.
+func TestRunCheckOfJustAssignedCheck(t *testing.T) {
+	c := check(cfgA, 3600, nil)
+	last := t0
+	c.LastRunAt = &last
+	f := newFake(c)
+	env := newEnv(t, f)
+	var resp RunCheckResponse
+	var runErr error
+	env.RegisterDelayedCallback(func() {
+		f.mu.Lock()
+		nb := check(cfgB, 3600, nil)
+		nb.LastRunAt = &last
+		f.system.Checks = append(f.system.Checks, nb) // written to the database, not signalled yet
+		f.mu.Unlock()
+		env.UpdateWorkflow(UpdateRunCheck, "now", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { runErr = err }, OnAccept: func() {},
+			OnComplete: func(v any, err error) {
+				runErr = err
+				if err == nil {
+					resp = v.(RunCheckResponse)
+				}
+			},
+		}, RunCheckRequest{ConfigurationID: cfgB})
+	}, time.Second)
+	endAt(env, f, time.Minute)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	if runErr != nil || resp.Run.ConfigurationID != cfgB || resp.View == nil || resp.View.TotalChecks != 2 {
+		t.Fatalf("run of the just-assigned check: %+v, %v", resp, runErr)
 	}
 }
 

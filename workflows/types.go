@@ -144,6 +144,14 @@ type DispatchRequest struct {
 	SystemID string `json:"systemId"`
 }
 
+// Error types of a rejected run-check (temporal.ApplicationError.Type()).
+const (
+	// ErrTypeCheckNotEnabled: the check is not an enabled check of the system.
+	ErrTypeCheckNotEnabled = "CheckNotEnabled"
+	// ErrTypeCheckPaused: the check is paused and force was not set.
+	ErrTypeCheckPaused = "CheckPaused"
+)
+
 // RunCheckRequest is the run-check update's argument.
 type RunCheckRequest struct {
 	ConfigurationID string `json:"configurationId"`

@@ -20,7 +20,7 @@ import (
 type devConfig struct {
 	httpAddr, uiAddr, databaseURL, dataDir, logLevel string
 	temporalPort                                     int
-	noUI                                             bool
+	noUI, publicStatus                               bool
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,6 +33,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.str(&c.dataDir, "data-dir", "CHECKFLOW_DATA_DIR", "./.checkflow", "directory for the embedded Temporal database and the private PostgreSQL cluster")
 	f.str(&c.logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.boolean(&c.noUI, "no-ui", "CHECKFLOW_NO_UI", false, "do not serve the Temporal Web UI")
+	f.boolean(&c.publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -114,7 +115,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(w.Stop)
 
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version})
+	adminToken, err := devAdminToken(ctx, pool)
+	if err != nil {
+		return err
+	}
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(c.publicStatus))
 	stopHTTP, err := serveHTTP(ctx, c.httpAddr, api.Handler(), log)
 	if err != nil {
 		return err
@@ -128,6 +133,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stdout, "  Temporal:     %s (namespace %s)\n", temporal.HostPort(), temporal.Namespace())
 	fmt.Fprintf(stdout, "  PostgreSQL:   %s\n", redactURL(pg.URL))
+	fmt.Fprintf(stdout, "  Admin token:  %s (new at every start; the previous one no longer works)\n", adminToken)
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 
 	<-ctx.Done()

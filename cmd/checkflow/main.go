@@ -32,6 +32,7 @@ Commands:
   server    run the HTTP API against an existing Temporal cluster and PostgreSQL
   worker    run a Temporal worker (workflows and/or probes)
   migrate   apply database migrations and exit
+  token     create an API token (checkflow token create --scopes …)
   version   print the version
 
 Run 'checkflow <command> --help' for the command's flags, their defaults and environment variables.
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runWorker(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = runMigrate(ctx, args[1:], stdout, stderr)
+	case "token":
+		err = runToken(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version)
 	case "help", "-h", "--help":

@@ -21,9 +21,11 @@ func redactURL(raw string) string {
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var httpAddr, databaseURL, logLevel string
+	var publicStatus bool
 	var tf temporalFlags
 	f := newFlags("server", stderr)
 	f.str(&httpAddr, "http-addr", "CHECKFLOW_HTTP_ADDR", "127.0.0.1:8080", "address of the HTTP API")
+	f.boolean(&publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL")
 	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	tf.register(f)
@@ -56,7 +58,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &flagError{flag: "database-url", err: err}
 	}
 	cleanup.push(pool.Close)
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version})
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(publicStatus))
 	stopHTTP, err := serveHTTP(ctx, httpAddr, api.Handler(), log)
 	if err != nil {
 		return err
