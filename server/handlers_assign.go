@@ -84,13 +84,13 @@ func thresholdKeys(level string) ([]string, bool) {
 func parseThresholds(raw json.RawMessage) (*health.Thresholds, []FieldError) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &top); err != nil || top == nil {
-		return nil, []FieldError{{"stateThresholds", "must be an object"}}
+		return nil, []FieldError{{Field: "stateThresholds", Message: "must be an object"}}
 	}
 	var fe []FieldError
 	known, _ := thresholdKeys("")
 	for _, k := range sortedKeys(top) {
 		if !slices.Contains(known, k) {
-			fe = append(fe, FieldError{"stateThresholds." + k, "unknown field"})
+			fe = append(fe, FieldError{Field: "stateThresholds." + k, Message: "unknown field"})
 			continue
 		}
 		if sub, nested := thresholdKeys(k); nested && k != "" {
@@ -98,7 +98,7 @@ func parseThresholds(raw json.RawMessage) (*health.Thresholds, []FieldError) {
 			if json.Unmarshal(top[k], &m) == nil {
 				for _, sk := range sortedKeys(m) {
 					if !slices.Contains(sub, sk) {
-						fe = append(fe, FieldError{"stateThresholds." + k + "." + sk, "unknown field"})
+						fe = append(fe, FieldError{Field: "stateThresholds." + k + "." + sk, Message: "unknown field"})
 					}
 				}
 			}
@@ -112,7 +112,7 @@ func parseThresholds(raw json.RawMessage) (*health.Thresholds, []FieldError) {
 		if fields, ok := validationFields(err); ok {
 			return nil, prefixed("stateThresholds", fields)
 		}
-		return nil, []FieldError{{"stateThresholds", "must be an object"}}
+		return nil, []FieldError{{Field: "stateThresholds", Message: "must be an object"}}
 	}
 	return &th, nil
 }
@@ -157,7 +157,7 @@ func (s *Server) putAssignment(c echo.Context) error {
 		if b.NotificationPolicy.Null {
 			in.NotificationPolicy = store.Some[*health.NotificationPolicy](nil)
 		} else if b.NotificationPolicy.Value.SuppressDeEscalations == nil {
-			fe = append(fe, FieldError{"notificationPolicy.suppressDeEscalations", "is required"})
+			fe = append(fe, FieldError{Field: "notificationPolicy.suppressDeEscalations", Message: "is required"})
 		} else {
 			in.NotificationPolicy = store.Some(&health.NotificationPolicy{SuppressDeEscalations: *b.NotificationPolicy.Value.SuppressDeEscalations})
 		}
@@ -190,13 +190,7 @@ func (s *Server) putAssignment(c echo.Context) error {
 	return c.JSON(status, assignmentDTO{Assignment: a, Warnings: warnings})
 }
 
-func fieldsOf(in []health.FieldError) []FieldError {
-	out := make([]FieldError, len(in))
-	for i, f := range in {
-		out[i] = FieldError{Field: f.Field, Message: f.Message}
-	}
-	return out
-}
+func fieldsOf(in []health.FieldError) []FieldError { return slices.Clone(in) }
 
 func (s *Server) deleteAssignment(c echo.Context) error {
 	systemID, err := pathParam(c, "systemId")

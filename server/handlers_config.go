@@ -63,10 +63,10 @@ func (s *Server) createSystem(c echo.Context) error {
 	}
 	var fe []FieldError
 	if b.ID == nil {
-		fe = append(fe, FieldError{"id", "is required"})
+		fe = append(fe, FieldError{Field: "id", Message: "is required"})
 	}
 	if b.Name == nil {
-		fe = append(fe, FieldError{"name", "is required"})
+		fe = append(fe, FieldError{Field: "name", Message: "is required"})
 	}
 	if len(fe) > 0 {
 		return invalidFields(fe...)
@@ -295,13 +295,13 @@ func collectorEntries(entries []checks.CollectorEntry) (json.RawMessage, []check
 func (s *Server) validateCheck(strategyID string, config json.RawMessage, collectors []checks.CollectorEntry, interval int) []FieldError {
 	var fe []FieldError
 	if interval < 1 || interval > 31536000 {
-		fe = append(fe, FieldError{"intervalSeconds", "must be an integer between 1 and 31536000"})
+		fe = append(fe, FieldError{Field: "intervalSeconds", Message: "must be an integer between 1 and 31536000"})
 	}
 	if err := s.checks.Validate(strategyID, config, collectors); err != nil {
 		if fields, ok := validationFields(err); ok {
 			fe = append(fe, fields...)
 		} else {
-			fe = append(fe, FieldError{"config", err.Error()})
+			fe = append(fe, FieldError{Field: "config", Message: err.Error()})
 		}
 	}
 	return fe
@@ -314,13 +314,13 @@ func (s *Server) createCheck(c echo.Context) error {
 	}
 	var fe []FieldError
 	if b.Name == nil || strings.TrimSpace(*b.Name) == "" {
-		fe = append(fe, FieldError{"name", "is required"})
+		fe = append(fe, FieldError{Field: "name", Message: "is required"})
 	}
 	if b.StrategyID == nil || *b.StrategyID == "" {
-		fe = append(fe, FieldError{"strategyId", "is required"})
+		fe = append(fe, FieldError{Field: "strategyId", Message: "is required"})
 	}
 	if b.IntervalSeconds == nil {
-		fe = append(fe, FieldError{"intervalSeconds", "is required"})
+		fe = append(fe, FieldError{Field: "intervalSeconds", Message: "is required"})
 	}
 	if len(fe) > 0 {
 		return invalidFields(fe...)
@@ -388,10 +388,10 @@ func (s *Server) updateCheck(c echo.Context) error {
 	notNull(&fe, "config", b.Config)
 	notNull(&fe, "intervalSeconds", b.IntervalSeconds)
 	if b.Paused.Set {
-		fe = append(fe, FieldError{"paused", "use POST /api/v1/checks/{checkId}/pause or /resume"})
+		fe = append(fe, FieldError{Field: "paused", Message: "use POST /api/v1/checks/{checkId}/pause or /resume"})
 	}
 	if b.Name.Set && !b.Name.Null && strings.TrimSpace(b.Name.Value) == "" {
-		fe = append(fe, FieldError{"name", "must not be empty"})
+		fe = append(fe, FieldError{Field: "name", Message: "must not be empty"})
 	}
 	if len(fe) > 0 {
 		return invalidFields(fe...)

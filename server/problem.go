@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,10 +16,7 @@ import (
 )
 
 // FieldError names one invalid input field.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = health.FieldError
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
@@ -106,27 +104,15 @@ func prefixed(prefix string, errs []FieldError) []FieldError {
 func validationFields(err error) ([]FieldError, bool) {
 	var sv *store.ValidationError
 	if errors.As(err, &sv) {
-		out := make([]FieldError, len(sv.Errors))
-		for i, f := range sv.Errors {
-			out[i] = FieldError(f)
-		}
-		return out, true
+		return slices.Clone(sv.Errors), true
 	}
 	var cv *checks.ValidationError
 	if errors.As(err, &cv) {
-		out := make([]FieldError, len(cv.Errors))
-		for i, f := range cv.Errors {
-			out[i] = FieldError(f)
-		}
-		return out, true
+		return slices.Clone(cv.Errors), true
 	}
 	var hv *health.ValidationError
 	if errors.As(err, &hv) {
-		out := make([]FieldError, len(hv.Errors))
-		for i, f := range hv.Errors {
-			out[i] = FieldError{Field: f.Field, Message: f.Message}
-		}
-		return out, true
+		return slices.Clone(hv.Errors), true
 	}
 	return nil, false
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/checkflow/checkflow/internal/health"
 	"math"
 	"regexp"
 	"sort"
@@ -159,12 +160,7 @@ func (p *prop) compile() {
 }
 
 // FieldError names one invalid field and says what is wrong with it.
-type FieldError struct {
-	// Field is a path such as "config.port" or "collectors[0].config.recordType".
-	Field string `json:"field"`
-	// Message says what is wrong, e.g. "must be at most 65535".
-	Message string `json:"message"`
-}
+type FieldError = health.FieldError
 
 // ValidationError lists every invalid field of a check configuration.
 type ValidationError struct {

@@ -52,10 +52,7 @@ func (e *ConflictError) Error() string { return e.Message }
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
 // FieldError is one invalid input field (JSON field name, camelCase) and why.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+type FieldError = health.FieldError
 
 // ValidationError lists the invalid fields of an input. It matches ErrValidation.
 type ValidationError struct {
@@ -87,7 +84,9 @@ func invalid(field, message string) error {
 // fieldErrors collects field errors; err returns nil when there are none.
 type fieldErrors []FieldError
 
-func (f *fieldErrors) add(field, message string) { *f = append(*f, FieldError{field, message}) }
+func (f *fieldErrors) add(field, message string) {
+	*f = append(*f, FieldError{Field: field, Message: message})
+}
 
 func (f fieldErrors) err() error {
 	if len(f) == 0 {
@@ -116,31 +115,31 @@ func fromHealthValidation(prefix string, err error) error {
 
 // checkConstraintFields maps CHECK constraints of the schema to the input field they guard.
 var checkConstraintFields = map[string]FieldError{
-	"systems_id_format":                            {"id", "must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (at most 128 characters)"},
-	"systems_name_check":                           {"name", "must be 1 to 200 characters"},
-	"systems_description_check":                    {"description", "must be at most 4000 characters"},
-	"systems_labels_check":                         {"labels", "must be an object"},
-	"health_check_configurations_name_check":       {"name", "must be 1 to 200 characters"},
-	"health_check_configurations_strategy_check":   {"strategyId", "must be 1 to 200 characters"},
-	"health_check_configurations_config_check":     {"config", "must be a JSON object"},
-	"health_check_configurations_collectors_check": {"collectors", "must be a JSON array"},
-	"health_check_configurations_interval_check":   {"intervalSeconds", "must be an integer between 1 and 31536000"},
-	"system_health_checks_thresholds_check":        {"stateThresholds", "must be an object"},
-	"system_health_checks_retention_check":         {"retentionConfig", "must be an object"},
-	"system_health_checks_policy_check":            {"notificationPolicy", "must be an object"},
-	"system_health_checks_locations_check":         {"locations", "at most 32 locations, each 1 to 63 lowercase letters, digits or '-' starting with a letter or digit"},
-	"health_check_runs_id_check":                   {"runs.id", `must be "<systemId>:<key>" and at most 512 characters`},
-	"health_check_runs_latency_check":              {"runs.latencyMs", "must be ≥ 0"},
-	"system_health_state_counts_check":             {"view", "healthyChecks must be between 0 and totalChecks"},
-	"system_health_state_seq_check":                {"seq", "must be ≥ 0"},
-	"system_health_state_view_check":               {"view", "a cleared view has no checks"},
-	"check_health_state_counts_check":              {"checks", "counts must be ≥ 0"},
-	"health_events_type_check":                     {"events.type", "must be 1 to 200 characters"},
-	"health_events_payload_check":                  {"events.payload", "must be an object"},
-	"platform_settings_key_check":                  {"key", "must be 1 to 200 characters"},
-	"gitops_provenance_kind_check":                 {"kind", "must be 1 to 100 characters"},
-	"gitops_provenance_entity_check":               {"entityId", "must be 1 to 200 characters"},
-	"gitops_provenance_source_check":               {"source", "must be 1 to 1000 characters"},
+	"systems_id_format":                            {Field: "id", Message: "must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (at most 128 characters)"},
+	"systems_name_check":                           {Field: "name", Message: "must be 1 to 200 characters"},
+	"systems_description_check":                    {Field: "description", Message: "must be at most 4000 characters"},
+	"systems_labels_check":                         {Field: "labels", Message: "must be an object"},
+	"health_check_configurations_name_check":       {Field: "name", Message: "must be 1 to 200 characters"},
+	"health_check_configurations_strategy_check":   {Field: "strategyId", Message: "must be 1 to 200 characters"},
+	"health_check_configurations_config_check":     {Field: "config", Message: "must be a JSON object"},
+	"health_check_configurations_collectors_check": {Field: "collectors", Message: "must be a JSON array"},
+	"health_check_configurations_interval_check":   {Field: "intervalSeconds", Message: "must be an integer between 1 and 31536000"},
+	"system_health_checks_thresholds_check":        {Field: "stateThresholds", Message: "must be an object"},
+	"system_health_checks_retention_check":         {Field: "retentionConfig", Message: "must be an object"},
+	"system_health_checks_policy_check":            {Field: "notificationPolicy", Message: "must be an object"},
+	"system_health_checks_locations_check":         {Field: "locations", Message: "at most 32 locations, each 1 to 63 lowercase letters, digits or '-' starting with a letter or digit"},
+	"health_check_runs_id_check":                   {Field: "runs.id", Message: `must be "<systemId>:<key>" and at most 512 characters`},
+	"health_check_runs_latency_check":              {Field: "runs.latencyMs", Message: "must be ≥ 0"},
+	"system_health_state_counts_check":             {Field: "view", Message: "healthyChecks must be between 0 and totalChecks"},
+	"system_health_state_seq_check":                {Field: "seq", Message: "must be ≥ 0"},
+	"system_health_state_view_check":               {Field: "view", Message: "a cleared view has no checks"},
+	"check_health_state_counts_check":              {Field: "checks", Message: "counts must be ≥ 0"},
+	"health_events_type_check":                     {Field: "events.type", Message: "must be 1 to 200 characters"},
+	"health_events_payload_check":                  {Field: "events.payload", Message: "must be an object"},
+	"platform_settings_key_check":                  {Field: "key", Message: "must be 1 to 200 characters"},
+	"gitops_provenance_kind_check":                 {Field: "kind", Message: "must be 1 to 100 characters"},
+	"gitops_provenance_entity_check":               {Field: "entityId", Message: "must be 1 to 200 characters"},
+	"gitops_provenance_source_check":               {Field: "source", Message: "must be 1 to 1000 characters"},
 }
 
 // uniqueConstraintEntities maps unique constraints to the entity that already exists.
