@@ -47,7 +47,6 @@ func TestEntityDegradesAndRecovers(t *testing.T) {
 	}
 
 	// A fails: degraded after its 2nd failing run, unhealthy after its 5th.
-	flippedAt := time.Now()
 	a.code.Store(http.StatusInternalServerError)
 	s.waitStatus(t, shop, health.Unhealthy, 40*time.Second)
 	// A recovers: healthy after its next run.
@@ -72,7 +71,7 @@ func TestEntityDegradesAndRecovers(t *testing.T) {
 	}
 	// Which run drove each transition: count A's failing runs started before it.
 	failingBefore := func(at time.Time) int {
-		return s.count(t, `SELECT count(*) FROM health_check_runs WHERE configuration_id = $1 AND status = 'unhealthy' AND "timestamp" >= $2 AND "timestamp" < $3`, cfgA, flippedAt, at)
+		return s.count(t, `SELECT count(*) FROM health_check_runs WHERE configuration_id = $1 AND status = 'unhealthy' AND "timestamp" <= $2`, cfgA, at)
 	}
 	if n := failingBefore(trs[0].TransitionedAt); n != 2 {
 		t.Errorf("degraded after %d failing runs of A, want 2", n)
@@ -80,7 +79,7 @@ func TestEntityDegradesAndRecovers(t *testing.T) {
 	if n := failingBefore(trs[1].TransitionedAt); n != 5 {
 		t.Errorf("unhealthy after %d failing runs of A, want 5", n)
 	}
-	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE configuration_id = $1 AND status = 'healthy' AND "timestamp" > $2 AND "timestamp" < $3`,
+	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE configuration_id = $1 AND status = 'healthy' AND "timestamp" > $2 AND "timestamp" <= $3`,
 		cfgA, trs[1].TransitionedAt, trs[2].TransitionedAt); n != 1 {
 		t.Errorf("healthy again after %d passing runs of A, want 1", n)
 	}

@@ -2,7 +2,9 @@ package checks
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,17 +69,29 @@ func TestPostgresFailing(t *testing.T) {
 
 func TestPostgresTimeout(t *testing.T) {
 	pg := postgresTarget(t)
+	// A marker unique to this run: other test processes may be sleeping on the same server.
+	sleep := fmt.Sprintf("SELECT pg_sleep(30) -- %s-%d", t.Name(), time.Now().UnixNano())
 	start := time.Now()
-	res := run(t, "postgres", withCfg(pg, "timeout", 300), entry(t, "q", "query", map[string]any{"query": "SELECT pg_sleep(30)"}))
+	res := run(t, "postgres", withCfg(pg, "timeout", 300), entry(t, "q", "query", map[string]any{"query": sleep}))
 	requireTimeout(t, res, 300)
 	if time.Since(start) > 5*time.Second {
 		t.Fatalf("Execute took %v; the query was not cancelled", time.Since(start))
 	}
-	// The server-side statement is cancelled too: a fresh probe sees no sleeping backend of ours.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	res = NewRegistry().Execute(ctx, Request{StrategyID: "postgres", Config: mustJSON(t, pg), Collectors: []CollectorEntry{entry(t, "q", "query", map[string]any{
-		"query": "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = 'SELECT pg_sleep(30)' AND application_name = 'checkflow-healthcheck'"},
-		Assertion{Field: "rowCount", Operator: "equals", Value: 0.0})}})
+	// The server-side statement is cancelled too (asynchronously): a fresh probe soon sees no
+	// sleeping backend of ours.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res = NewRegistry().Execute(ctx, Request{StrategyID: "postgres", Config: mustJSON(t, pg), Collectors: []CollectorEntry{entry(t, "q", "query", map[string]any{
+			"query": "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query = " + quoteLiteral(sleep)},
+			Assertion{Field: "rowCount", Operator: "equals", Value: 0.0})}})
+		cancel()
+		if res.Status == StatusHealthy || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // poll the server's view of its backends
+	}
 	requireHealthy(t, res)
 }
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
