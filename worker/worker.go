@@ -52,6 +52,11 @@ type Config struct {
 	Hooks activities.Hooks
 }
 
+// stopGrace lets in-flight activities (a probe batch, a persist, a reconcile pass) finish when
+// the worker stops instead of failing them with a cancelled context; the whole process still
+// stops well within 10 s.
+const stopGrace = 3 * time.Second
+
 // Worker is a set of running SDK workers.
 type Worker struct {
 	workers []sdkworker.Worker
@@ -80,7 +85,7 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	w := &Worker{}
 	if !cfg.ProbesOnly {
-		main := sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{})
+		main := sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		RegisterMain(main, cfg)
 		if err := w.add(main, cfg.TaskQueue); err != nil {
 			return nil, err
@@ -92,7 +97,7 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks}
 	for _, q := range probeQueues {
-		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{})
+		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 		if err := w.add(pw, q); err != nil {
 			return nil, err

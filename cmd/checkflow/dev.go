@@ -85,6 +85,30 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(pool.Close)
 
+	// Bind the API's and the UI's ports before the embedded Temporal picks free ports for its
+	// internal services, so that none of them can take ours.
+	httpListener, err := listenHTTP(c.httpAddr)
+	if err != nil {
+		return err
+	}
+	cleanup.push(func() { _ = httpListener.Close() })
+	if c.temporalPort == 0 {
+		if c.temporalPort, err = devenv.FreePort("127.0.0.1"); err != nil {
+			return badFlag("temporal-port", "%v", err)
+		}
+	}
+	temporalAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c.temporalPort))
+	uiURL := ""
+	if !c.noUI {
+		// The UI reaches Temporal lazily: it can start first.
+		ui, err := temporalserver.StartUI(ctx, c.uiAddr, temporalAddr, temporalserver.DefaultNamespace)
+		if err != nil {
+			return badFlag("ui-addr", "%v", err)
+		}
+		cleanup.push(ui.Stop)
+		uiURL = urlOf(c.uiAddr)
+	}
+
 	temporal, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{
 		Port: c.temporalPort, DBFile: filepath.Join(c.dataDir, "temporal.db"), Logger: log,
 	})
@@ -92,16 +116,6 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return badFlag("temporal-port", "%v", err)
 	}
 	cleanup.push(func() { _ = temporal.Stop() })
-
-	uiURL := ""
-	if !c.noUI {
-		ui, err := temporalserver.StartUI(ctx, c.uiAddr, temporal.HostPort(), temporal.Namespace())
-		if err != nil {
-			return badFlag("ui-addr", "%v", err)
-		}
-		cleanup.push(ui.Stop)
-		uiURL = urlOf(c.uiAddr)
-	}
 
 	tc, err := dialTemporal(ctx, client.Options{HostPort: temporal.HostPort(), Namespace: temporal.Namespace()}, log)
 	if err != nil {
@@ -120,11 +134,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(c.publicStatus))
-	stopHTTP, err := serveHTTP(ctx, c.httpAddr, api.Handler(), log)
-	if err != nil {
-		return err
-	}
-	cleanup.push(stopHTTP)
+	cleanup.push(serveHTTP(httpListener, api.Handler(), log))
 
 	fmt.Fprintf(stdout, "checkflow %s is ready\n", version)
 	fmt.Fprintf(stdout, "  API:          %s\n", urlOf(c.httpAddr))

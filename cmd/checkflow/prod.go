@@ -59,11 +59,11 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cleanup.push(pool.Close)
 	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(publicStatus))
-	stopHTTP, err := serveHTTP(ctx, httpAddr, api.Handler(), log)
+	l, err := listenHTTP(httpAddr)
 	if err != nil {
 		return err
 	}
-	cleanup.push(stopHTTP)
+	cleanup.push(serveHTTP(l, api.Handler(), log))
 	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", version, urlOf(httpAddr))
 	<-ctx.Done()
 	return nil

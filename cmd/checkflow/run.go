@@ -71,12 +71,17 @@ func dialTemporal(ctx context.Context, opts client.Options, log *slog.Logger) (c
 	return c, nil
 }
 
-// serveHTTP listens on addr and serves h until ctx ends (then shuts down gracefully).
-func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+// listenHTTP binds the API's address.
+func listenHTTP(addr string) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, badFlag("http-addr", "%s is already in use", addr)
 	}
+	return l, nil
+}
+
+// serveHTTP serves h on l until the returned stop function shuts it down gracefully.
+func serveHTTP(l net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -90,7 +95,7 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler, log *slog.Logge
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-done
-	}, nil
+	}
 }
 
 func urlOf(addr string) string {

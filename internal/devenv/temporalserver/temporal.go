@@ -111,15 +111,15 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
 	}
-	if cfg.Port == 0 {
-		p, err := devenv.FreePort(cfg.IP)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Port = p
-	} else if err := devenv.CheckPortFree(net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))); err != nil {
+	// Hold every port the services will use until just before the server starts, so that two
+	// services (or another component of this process) cannot be handed the same port.
+	var held portHold
+	defer held.release()
+	frontend, err := held.take(cfg.IP, cfg.Port)
+	if err != nil {
 		return nil, err
 	}
+	cfg.Port = frontend
 	sqlCfg := config.SQL{PluginName: sqliteplugin.PluginName, ConnectAttributes: map[string]string{}}
 	if cfg.DBFile == "" {
 		var b [8]byte
@@ -151,31 +151,19 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	sqlCfg.MaxConns = 1
 	sqlCfg.MaxIdleConns = 1
 
-	svc := func(port int) (config.Service, error) {
-		if port == 0 {
-			p, err := devenv.FreePort(cfg.IP)
-			if err != nil {
-				return config.Service{}, err
-			}
-			port = p
-		}
-		mp, err := devenv.FreePort(cfg.IP)
-		if err != nil {
-			return config.Service{}, err
-		}
-		return config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: mp, BindOnIP: cfg.IP}}, nil
-	}
 	services := map[string]config.Service{}
 	for _, name := range []string{"frontend", "history", "matching", "worker"} {
-		port := 0
-		if name == "frontend" {
-			port = cfg.Port
+		port := cfg.Port
+		if name != "frontend" {
+			if port, err = held.take(cfg.IP, 0); err != nil {
+				return nil, err
+			}
 		}
-		s, err := svc(port)
+		mp, err := held.take(cfg.IP, 0)
 		if err != nil {
 			return nil, err
 		}
-		services[name] = s
+		services[name] = config.Service{RPC: config.RPC{GRPCPort: port, MembershipPort: mp, BindOnIP: cfg.IP}}
 	}
 	hostPort := net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
 	conf := &config.Config{
@@ -231,6 +219,8 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal claim mapper: %w", err)
 	}
+	// Creating the server binds the membership ports: let go of them now.
+	held.release()
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
@@ -251,6 +241,30 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// portHold keeps listeners open on ports chosen for the server until release.
+type portHold struct{ ls []net.Listener }
+
+// take binds ip:port (0 = any free port) and keeps it bound; a taken port is ErrPortInUse.
+func (h *portHold) take(ip string, port int) (int, error) {
+	addr := net.JoinHostPort(ip, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if port != 0 {
+			return 0, fmt.Errorf("%s: %w", addr, devenv.ErrPortInUse)
+		}
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	h.ls = append(h.ls, l)
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (h *portHold) release() {
+	for _, l := range h.ls {
+		_ = l.Close()
+	}
+	h.ls = nil
 }
 
 // forgetMembers removes the previous run's hosts from the membership table. Every start uses new
