@@ -117,14 +117,19 @@ func parseThresholds(raw json.RawMessage) (*health.Thresholds, []FieldError) {
 	return &th, nil
 }
 
+// assignmentParams reads the {systemId} and {checkId} path parameters of an assignment route.
+func assignmentParams(c echo.Context) (systemID, checkID string, err error) {
+	if systemID, err = pathParam(c, "systemId"); err != nil {
+		return "", "", err
+	}
+	checkID, err = pathParam(c, "checkId")
+	return systemID, checkID, err
+}
+
 // putAssignment associates a configuration with a system (upsert). Unlike the reference 1.5.0
 // RPC, the notification policy is forwarded (the reference dropped it; fixed there in 1.11.0).
 func (s *Server) putAssignment(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}
@@ -193,11 +198,7 @@ func (s *Server) putAssignment(c echo.Context) error {
 func fieldsOf(in []health.FieldError) []FieldError { return slices.Clone(in) }
 
 func (s *Server) deleteAssignment(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}
@@ -221,11 +222,7 @@ type retentionDTO struct {
 }
 
 func (s *Server) getRetention(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}
@@ -246,11 +243,7 @@ type retentionBody struct {
 // putRetention sets (or, with null, resets) an assignment's retention; the bounds and the
 // ordering messages are the reference's (§1.8).
 func (s *Server) putRetention(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}
@@ -316,11 +309,7 @@ func validIdempotencyKey(k string) bool {
 // runCheck runs a check now through the system's entity (Update-with-Start); the
 // Idempotency-Key header is the update id, so a repeated request returns the same run.
 func (s *Server) runCheck(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}

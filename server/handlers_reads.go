@@ -89,11 +89,7 @@ func (s *Server) getRun(c echo.Context) error {
 // aggregatedHistory answers getAggregatedHistory; detailed=true (getDetailedAggregatedHistory)
 // adds each bucket's aggregatedResult and needs details:read.
 func (s *Server) aggregatedHistory(c echo.Context) error {
-	systemID, err := pathParam(c, "systemId")
-	if err != nil {
-		return err
-	}
-	checkID, err := pathParam(c, "checkId")
+	systemID, checkID, err := assignmentParams(c)
 	if err != nil {
 		return err
 	}
