@@ -9,6 +9,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/workflows"
 )
 
@@ -17,7 +18,10 @@ import (
 type Prober struct {
 	Checks  *checks.Registry
 	Secrets checks.SecretResolver
-	Hooks   Hooks
+	// Box opens the sealed x-secret values of stored configurations (nil: a configuration with
+	// one fails its run with a message saying the key is missing).
+	Box   *secretbox.Box
+	Hooks Hooks
 }
 
 // Probe runs a batch of checks of one system once, concurrently, each with its strategy and
@@ -45,13 +49,25 @@ func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workf
 
 func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it workflows.ProbeItem) (workflows.CheckResult, error) {
 	a := it.Assignment
+	started := time.Now().UTC()
+	// Secrets are opened here, in memory, for this run only.
+	config, err := p.Box.OpenJSON(a.Config)
+	if err == nil {
+		a.Collectors, err = p.Box.OpenJSON(a.Collectors)
+	}
+	if err != nil {
+		msg := "secrets of the configuration: " + err.Error()
+		body, _ := json.Marshal(map[string]any{"status": health.Unhealthy, "message": msg, "metadata": map[string]any{"error": msg}})
+		return workflows.CheckResult{ID: it.ResultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
+			Message: msg, Result: body, ExecutedAt: started}, nil
+	}
+	a.Config = config
 	var collectors []checks.CollectorEntry
 	if len(a.Collectors) > 0 && string(a.Collectors) != "null" {
 		if err := json.Unmarshal(a.Collectors, &collectors); err != nil {
 			return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", a.ConfigurationID, err)
 		}
 	}
-	started := time.Now().UTC()
 	if p.Hooks.ProbeStarted != nil {
 		p.Hooks.ProbeStarted(it, started)
 	}

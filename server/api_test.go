@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/internal/testutil"
 )
@@ -41,7 +42,8 @@ func TestSecretsAreMaskedAndKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	logs := &lockedBuffer{}
-	e.srv = New(Config{Pool: e.pool, Entities: e.entities, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	box := testutil.SecretBox(t)
+	e.srv = New(Config{Pool: e.pool, Entities: e.entities, SecretBox: box, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	const secret = "s3cr3t-PASSWORD"
 	create := map[string]any{"name": "db", "strategyId": "postgres", "intervalSeconds": 30,
 		"config": map[string]any{"host": "db.internal", "port": 5432, "database": "app", "user": "mon", "password": secret}}
@@ -53,12 +55,20 @@ func TestSecretsAreMaskedAndKept(t *testing.T) {
 		ID string `json:"id"`
 	}
 	res.decode(t, &c)
+	// Stored sealed: the database never holds the password in plain text; the key opens it.
 	stored := func() string {
 		cfg, err := e.store.GetConfiguration(context.Background(), c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(cfg.Config)
+		if strings.Contains(string(cfg.Config), secret) || strings.Contains(string(cfg.Config), "rotated-pass") || !strings.Contains(string(cfg.Config), secretbox.Prefix) {
+			t.Fatalf("stored config is not sealed: %s", cfg.Config)
+		}
+		opened, err := box.OpenJSON(cfg.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(opened)
 	}
 	if !strings.Contains(stored(), secret) {
 		t.Fatalf("stored config lost the password: %s", stored())
@@ -349,5 +359,27 @@ func TestNewWithoutTemporalAnswersWritesWith503(t *testing.T) {
 	res := e.do("PATCH", "/api/v1/systems/s", tokAdmin, map[string]any{"name": "x"})
 	if res.status != http.StatusServiceUnavailable || !strings.Contains(res.problem(t).Detail, "saved") {
 		t.Fatalf("= %s", res)
+	}
+}
+
+// Without a secret key, a check carrying a secret is rejected (naming the field) and nothing is
+// stored; one without a secret is accepted.
+func TestSecretsNeedAKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.srv = New(Config{Pool: e.pool, Entities: e.entities})
+	create := map[string]any{"name": "db", "strategyId": "postgres", "intervalSeconds": 30,
+		"config": map[string]any{"host": "db.internal", "port": 5432, "database": "app", "user": "mon", "password": "pw-1234"}}
+	res := e.do("POST", "/api/v1/checks", tokManage, create)
+	if res.status != 422 || res.problem(t).Errors[0].Field != "config.password" {
+		t.Fatalf("create with a secret and no key = %s", res)
+	}
+	delete(create["config"].(map[string]any), "password")
+	if res := e.do("POST", "/api/v1/checks", tokManage, create); res.status != 201 {
+		t.Fatalf("create without a secret = %s", res)
+	}
+	var n int
+	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM health_check_configurations WHERE config::text LIKE '%pw-1234%'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d configurations hold the password (%v)", n, err)
 	}
 }

@@ -338,6 +338,14 @@ func (s *Server) createCheck(c echo.Context) error {
 	if len(fe) > 0 {
 		return invalidFields(fe...)
 	}
+	var sealed []checks.CollectorEntry
+	b.Config, sealed, fe = s.sealCheck(*b.StrategyID, b.Config, entries)
+	if len(fe) > 0 {
+		return invalidFields(fe...)
+	}
+	if entries != nil {
+		collectorsRaw, _ = json.Marshal(sealed)
+	}
 	in := store.ConfigurationInput{Name: *b.Name, StrategyID: *b.StrategyID, Config: b.Config, Collectors: collectorsRaw, IntervalSeconds: *b.IntervalSeconds}
 	if b.Paused != nil {
 		in.Paused = *b.Paused
@@ -448,6 +456,16 @@ func (s *Server) updateCheck(c echo.Context) error {
 	fe = append(fe, s.unknownConfigKeys(strategy, sentConfig, sentEntries)...)
 	if len(fe) > 0 {
 		return invalidFields(fe...)
+	}
+	// Seal what was sent (stored values restored from "****" are sealed already).
+	var sealedEntries []checks.CollectorEntry
+	var sealErrs []FieldError
+	config, sealedEntries, sealErrs = s.sealCheck(strategy, config, sentEntries)
+	if len(sealErrs) > 0 {
+		return invalidFields(sealErrs...)
+	}
+	if b.Collectors.Set && sealedEntries != nil {
+		collectorsRaw, _ = json.Marshal(sealedEntries)
 	}
 	patch := store.ConfigurationPatch{}
 	if b.Name.Set {

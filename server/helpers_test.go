@@ -87,7 +87,7 @@ func newEnv(t testing.TB, opts ...Option) *env {
 	pool := testutil.NewPool(t)
 	e := &env{t: t, pool: pool, store: store.New(pool), entities: &fakeEntities{}, tokens: map[string]string{}}
 	opts = append([]Option{WithClock(func() time.Time { return t0 })}, opts...)
-	e.srv = New(Config{Pool: pool, Entities: e.entities, Version: "test"}, opts...)
+	e.srv = New(Config{Pool: pool, Entities: e.entities, Version: "test", SecretBox: testutil.SecretBox(t)}, opts...)
 	for name, scopes := range map[string][]string{
 		tokStatus: {ScopeStatusRead}, tokRead: {ScopeConfigRead}, tokManage: {ScopeConfigManage},
 		tokDetails: {ScopeDetailsRead}, tokAdmin: {ScopeAdmin},

@@ -3,9 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/checkflow/checkflow/internal/checks"
+	"github.com/checkflow/checkflow/internal/secretbox"
 )
 
 // secretMask replaces credentials (x-secret fields) in API output. A client that sends it back
@@ -206,4 +209,58 @@ func restoreObject(incoming, stored json.RawMessage, paths [][]string, prefix st
 func rejectMasks(raw json.RawMessage, paths [][]string, prefix string) []FieldError {
 	_, errs := restoreObject(raw, nil, paths, prefix)
 	return errs
+}
+
+// sealObject seals every present, non-empty secret value of a config object that is not sealed
+// yet (a value restored from "****" is). Without a box a secret value is a field error: it would
+// otherwise be stored in plain text.
+func (s *Server) sealObject(raw json.RawMessage, paths [][]string, prefix string) (json.RawMessage, []FieldError) {
+	if len(paths) == 0 || len(raw) == 0 {
+		return raw, nil
+	}
+	v, ok := decodeGeneric(raw)
+	if !ok {
+		return raw, nil
+	}
+	var errs []FieldError
+	changed := false
+	for _, p := range paths {
+		cur, ok := lookup(v, p)
+		str, isStr := cur.(string)
+		if !ok || !isStr || str == "" || secretbox.IsSealed(str) {
+			continue
+		}
+		if s.box == nil {
+			errs = append(errs, FieldError{Field: prefix + "." + strings.Join(p, "."),
+				Message: "storing a secret needs a secret key; start the server with --secret-key / CHECKFLOW_SECRET_KEY"})
+			continue
+		}
+		sealed, err := s.box.Seal(str)
+		if err != nil {
+			errs = append(errs, FieldError{Field: prefix + "." + strings.Join(p, "."), Message: "could not be encrypted"})
+			continue
+		}
+		setPath(v, p, sealed)
+		changed = true
+	}
+	if !changed || len(errs) > 0 {
+		return raw, errs
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return raw, []FieldError{{Field: prefix, Message: "could not be encoded"}}
+	}
+	return out, nil
+}
+
+// sealCheck seals the secrets of a strategy config and of every collector entry's config.
+func (s *Server) sealCheck(strategyID string, config json.RawMessage, entries []checks.CollectorEntry) (json.RawMessage, []checks.CollectorEntry, []FieldError) {
+	config, fe := s.sealObject(config, s.secrets.strategies[strategyID], "config")
+	out := slices.Clone(entries)
+	for i := range out {
+		var errs []FieldError
+		out[i].Config, errs = s.sealObject(out[i].Config, s.secrets.collectors[out[i].CollectorID], fmt.Sprintf("collectors[%d].config", i))
+		fe = append(fe, errs...)
+	}
+	return config, out, fe
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/workflows"
 )
@@ -49,6 +50,9 @@ type Config struct {
 	// Checks is the strategy registry (validation, schemas, secret fields); default
 	// checks.NewRegistry().
 	Checks *checks.Registry
+	// SecretBox seals x-secret config fields before they are stored. Without it, a check with a
+	// secret value is rejected (nothing is ever stored in plain text).
+	SecretBox *secretbox.Box
 }
 
 // Option customises the server.
@@ -73,6 +77,7 @@ type Server struct {
 	store        *store.Store
 	checks       *checks.Registry
 	secrets      secretFields
+	box          *secretbox.Box
 	entities     Entities
 	publicStatus bool
 	now          func() time.Time
@@ -97,6 +102,7 @@ func New(cfg Config, opts ...Option) *Server {
 		store:        store.New(cfg.Pool, store.WithCollectorMerger(cfg.Checks.MergeCollector)),
 		checks:       cfg.Checks,
 		secrets:      newSecretFields(cfg.Checks),
+		box:          cfg.SecretBox,
 		entities:     cfg.Entities,
 		publicStatus: true,
 		now:          time.Now,

@@ -20,6 +20,7 @@ import (
 	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/workflows"
 )
@@ -50,6 +51,9 @@ type Config struct {
 	ReconcileScheduleID string
 	// Hooks observe probes and persists (metrics, benchmarks).
 	Hooks activities.Hooks
+	// SecretBox opens the sealed secrets of stored configurations for probes; it must hold the
+	// API server's key.
+	SecretBox *secretbox.Box
 }
 
 // stopGrace lets in-flight activities (a probe batch, a persist, a reconcile pass) finish when
@@ -95,7 +99,7 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Location != "" {
 		probeQueues = append(probeQueues, cfg.ProbeTaskQueue+"-"+cfg.Location)
 	}
-	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks}
+	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox}
 	for _, q := range probeQueues {
 		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
@@ -175,7 +179,7 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	r.RegisterActivityWithOptions(ent.PersistSystem, activity.RegisterOptions{Name: workflows.ActivityPersistSystem})
 	r.RegisterActivityWithOptions(ent.DispatchEvents, activity.RegisterOptions{Name: workflows.ActivityDispatchEvents})
 	// Checks without a location are probed as local activities of the entity's worker.
-	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks}
+	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflow})

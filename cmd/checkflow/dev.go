@@ -21,6 +21,7 @@ type devConfig struct {
 	httpAddr, uiAddr, databaseURL, dataDir, logLevel string
 	temporalPort                                     int
 	noUI, publicStatus                               bool
+	secretKey                                        string
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,6 +35,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.str(&c.logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.boolean(&c.noUI, "no-ui", "CHECKFLOW_NO_UI", false, "do not serve the Temporal Web UI")
 	f.boolean(&c.publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
+	secretKeyFlag(f, &c.secretKey)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -63,6 +65,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := os.MkdirAll(c.dataDir, 0o755); err != nil {
 		return badFlag("data-dir", "%v", err)
+	}
+	if c.secretKey == "" {
+		// dev keeps its own key next to its data, created on first start.
+		k, err := devSecretKey(filepath.Join(c.dataDir, "secret.key"))
+		if err != nil {
+			return badFlag("data-dir", "%v", err)
+		}
+		c.secretKey = k
+	}
+	box, err := secretBoxFrom(c.secretKey)
+	if err != nil {
+		return err
 	}
 
 	var cleanup stack
@@ -123,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(tc.Close)
 
-	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true})
+	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box})
 	if err != nil {
 		return err
 	}
@@ -133,7 +147,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(c.publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version, SecretBox: box}, server.WithPublicStatus(c.publicStatus))
 	cleanup.push(serveHTTP(httpListener, api.Handler(), log))
 
 	fmt.Fprintf(stdout, "checkflow %s is ready\n", version)

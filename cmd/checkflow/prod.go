@@ -20,10 +20,11 @@ func redactURL(raw string) string {
 }
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var httpAddr, databaseURL, logLevel string
+	var httpAddr, databaseURL, logLevel, secretKey string
 	var publicStatus bool
 	var tf temporalFlags
 	f := newFlags("server", stderr)
+	secretKeyFlag(f, &secretKey)
 	f.str(&httpAddr, "http-addr", "CHECKFLOW_HTTP_ADDR", "127.0.0.1:8080", "address of the HTTP API")
 	f.boolean(&publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL")
@@ -42,6 +43,10 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := validateListenAddr("http-addr", httpAddr); err != nil {
 		return err
 	}
+	box, err := secretBoxFrom(secretKey)
+	if err != nil {
+		return err
+	}
 	opts, err := tf.clientOptions()
 	if err != nil {
 		return err
@@ -58,22 +63,24 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &flagError{flag: "database-url", err: err}
 	}
 	cleanup.push(pool.Close)
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version}, server.WithPublicStatus(publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version, SecretBox: box}, server.WithPublicStatus(publicStatus))
 	l, err := listenHTTP(httpAddr)
 	if err != nil {
 		return err
 	}
 	cleanup.push(serveHTTP(l, api.Handler(), log))
+	warnNoSecretKey(box, log)
 	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", version, urlOf(httpAddr))
 	<-ctx.Done()
 	return nil
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var databaseURL, logLevel, location, taskQueue string
+	var databaseURL, logLevel, location, taskQueue, secretKey string
 	var probesOnly bool
 	var tf temporalFlags
 	f := newFlags("worker", stderr)
+	secretKeyFlag(f, &secretKey)
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL (not used with --probes-only)")
 	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.str(&location, "location", "CHECKFLOW_LOCATION", "", "also serve the probe task queue of this location (checkflow-probes-<location>)")
@@ -101,7 +108,11 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cleanup.push(tc.Close)
-	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true}
+	box, err := secretBoxFrom(secretKey)
+	if err != nil {
+		return err
+	}
+	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {
@@ -115,6 +126,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cleanup.push(w.Stop)
+	warnNoSecretKey(box, log)
 	fmt.Fprintf(stdout, "checkflow worker %s polling %v on %s\n", version, w.TaskQueues(), opts.HostPort)
 	<-ctx.Done()
 	return nil

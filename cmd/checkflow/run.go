@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/schema"
 )
 
@@ -107,4 +109,49 @@ func urlOf(addr string) string {
 		host = "[" + host + "]"
 	}
 	return "http://" + host + ":" + port
+}
+
+func secretKeyFlag(f *flags, p *string) {
+	f.str(p, "secret-key", "CHECKFLOW_SECRET_KEY", "", "base64 32-byte key that seals credentials in stored check configurations; the same on every server and worker (dev: <data-dir>/secret.key)")
+}
+
+// secretBoxFrom builds the secret box of --secret-key (nil without a key: checks that carry a
+// credential are then rejected by the API and cannot run on this worker; see warnNoSecretKey).
+func secretBoxFrom(key string) (*secretbox.Box, error) {
+	if key == "" {
+		return nil, nil
+	}
+	k, err := secretbox.ParseKey(key)
+	if err != nil {
+		return nil, badFlag("secret-key", "%v", err)
+	}
+	box, err := secretbox.New(k)
+	if err != nil {
+		return nil, badFlag("secret-key", "%v", err)
+	}
+	return box, nil
+}
+
+// warnNoSecretKey says once, after start-up, what running without a key means.
+func warnNoSecretKey(box *secretbox.Box, log *slog.Logger) {
+	if box == nil {
+		log.Warn("no --secret-key: checks with credentials (e.g. a database password) cannot be stored or run")
+	}
+}
+
+// devSecretKey reads the dev key file, creating it (mode 0600) on first use.
+func devSecretKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	k, err := secretbox.NewKey()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return k, nil
 }
