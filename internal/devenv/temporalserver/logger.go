@@ -13,21 +13,22 @@ import (
 	"github.com/checkflow/checkflow/internal/devenv"
 )
 
-// serverLogger adapts a *slog.Logger to the Temporal server's logger interface. Once the server
-// is stopping, nothing is logged: services that stop one after another report each other as
-// unreachable, which is expected and says nothing to the user.
+// serverLogger adapts a *slog.Logger to the Temporal server's logger interface. It is quiet
+// until the server is ready and once it is stopping: services that start or stop one after
+// another report each other as unavailable, which is expected and says nothing to the user (a
+// server that does not come up is reported by StartTemporal's error).
 type serverLogger struct {
-	l        *slog.Logger
-	stopping *atomic.Bool
+	l     *slog.Logger
+	quiet *atomic.Bool
 }
 
 // newServerLogger passes only errors: at info the server writes hundreds of lines per start and stop.
-func newServerLogger(l *slog.Logger, stopping *atomic.Bool) tlog.Logger {
-	return serverLogger{l: slog.New(devenv.MinLevel(l.Handler(), slog.LevelError)).With("component", "temporal"), stopping: stopping}
+func newServerLogger(l *slog.Logger, quiet *atomic.Bool) tlog.Logger {
+	return serverLogger{l: slog.New(devenv.MinLevel(l.Handler(), slog.LevelError)).With("component", "temporal"), quiet: quiet}
 }
 
 func (s serverLogger) log(level slog.Level, msg string, tags []tag.Tag) {
-	if s.stopping.Load() || !s.l.Enabled(context.Background(), level) {
+	if s.quiet.Load() || !s.l.Enabled(context.Background(), level) {
 		return
 	}
 	attrs := make([]any, 0, 2*len(tags))

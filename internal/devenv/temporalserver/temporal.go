@@ -66,7 +66,7 @@ type TemporalConfig struct {
 // Temporal is a running embedded Temporal server.
 type Temporal struct {
 	srv       temporal.Server
-	stopping  *atomic.Bool
+	quiet     *atomic.Bool
 	hostPort  string
 	namespace string
 }
@@ -79,7 +79,7 @@ func (t *Temporal) Namespace() string { return t.namespace }
 
 // Stop stops the server and waits for it to shut down.
 func (t *Temporal) Stop() error {
-	t.stopping.Store(true)
+	t.quiet.Store(true)
 	if err := t.srv.Stop(); err != nil {
 		return fmt.Errorf("stop temporal server: %w", err)
 	}
@@ -206,10 +206,11 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 		return nil, fmt.Errorf("register namespace %q: %w", cfg.Namespace, err)
 	}
 
-	stopping := &atomic.Bool{}
+	quiet := &atomic.Bool{}
+	quiet.Store(true) // until ready
 	var logger tlog.Logger = tlog.NewNoopLogger()
 	if cfg.Logger != nil {
-		logger = newServerLogger(cfg.Logger, stopping)
+		logger = newServerLogger(cfg.Logger, quiet)
 	}
 	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
 	if err != nil {
@@ -235,11 +236,12 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	t := &Temporal{srv: srv, stopping: stopping, hostPort: hostPort, namespace: cfg.Namespace}
+	t := &Temporal{srv: srv, quiet: quiet, hostPort: hostPort, namespace: cfg.Namespace}
 	if err := t.waitReady(ctx); err != nil {
 		_ = srv.Stop()
 		return nil, err
 	}
+	quiet.Store(false)
 	return t, nil
 }
 
