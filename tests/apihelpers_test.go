@@ -26,7 +26,7 @@ func newAPIStack(t *testing.T) *apiStack {
 	s := newStack(t)
 	srv := server.New(server.Config{
 		Pool: s.pool, Temporal: shared.temporal.Client, Entities: s.entities,
-		Logger: testutil.Logger(t), Version: "e2e",
+		Logger: testutil.Logger(t), Version: "e2e", SecretBox: testutil.SecretBox(t),
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
