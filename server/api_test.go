@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,12 @@ import (
 	"github.com/checkflow/checkflow/internal/testutil"
 )
 
-// lockedBuffer collects log output written from handler goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // Secrets (x-secret fields) never appear in API output or logs; "****" sent back keeps the
 // stored value; a mask with nothing stored is rejected.
 func TestSecretsAreMaskedAndKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	box := testutil.SecretBox(t)
 	e.srv = New(Config{Pool: e.pool, Entities: e.entities, SecretBox: box, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	const secret = "s3cr3t-PASSWORD"

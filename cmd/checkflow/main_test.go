@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,27 +38,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// lockedBuffer collects a child's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type devProcess struct {
 	cmd                        *exec.Cmd
-	stderr                     *lockedBuffer
+	stderr                     *testutil.LockedBuffer
 	httpAddr, uiAddr, temporal string
 	exited                     chan error
 }
@@ -76,7 +57,7 @@ func freeAddr(t *testing.T) string {
 // startDev starts `checkflow dev` as a child process on free ports and waits for its ready banner.
 func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 	t.Helper()
-	d := &devProcess{httpAddr: freeAddr(t), uiAddr: freeAddr(t), temporal: freeAddr(t), stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	d := &devProcess{httpAddr: freeAddr(t), uiAddr: freeAddr(t), temporal: freeAddr(t), stderr: &testutil.LockedBuffer{}, exited: make(chan error, 1)}
 	_, tport, _ := net.SplitHostPort(d.temporal)
 	args := append([]string{"dev", "--http-addr", d.httpAddr, "--ui-addr", d.uiAddr, "--temporal-port", tport, "--data-dir", dataDir}, extra...)
 	d.cmd = exec.Command(os.Args[0], args...)
@@ -258,7 +239,7 @@ func TestWorkerAgainstExternalTemporal(t *testing.T) {
 
 	wctx, stopWorker := context.WithCancel(ctx)
 	stdoutR, stdoutW := io.Pipe()
-	var stderr lockedBuffer
+	var stderr testutil.LockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(wctx, []string{"worker", "--temporal-address", srv.HostPort(), "--database-url", dbURL, "--task-queue", queue}, stdoutW, &stderr)
