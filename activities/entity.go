@@ -39,8 +39,8 @@ type Entity struct {
 func (a *Entity) LoadSystem(ctx context.Context, req workflows.LoadSystemRequest) (workflows.LoadedSystem, error) {
 	st, err := a.Store.Load(ctx, req.SystemID)
 	if errors.Is(err, store.ErrNotFound) {
-		// A deleted system has no checks: the entity ends.
-		return workflows.LoadedSystem{SystemID: req.SystemID}, nil
+		// A deleted system has no checks: the entity ends (without writing: its rows are gone).
+		return workflows.LoadedSystem{SystemID: req.SystemID, Deleted: true}, nil
 	}
 	if err != nil {
 		return workflows.LoadedSystem{}, fmt.Errorf("load %s: %w", req.SystemID, err)
@@ -90,8 +90,12 @@ func (a *Entity) PersistSystem(ctx context.Context, req workflows.PersistRequest
 		in.Events = append(in.Events, store.EventRecord{Type: ev.Type, Discriminator: ev.Discriminator, Payload: ev.Payload})
 	}
 	applied, err := a.Store.Persist(ctx, in)
+	if nf := (*store.NotFoundError)(nil); errors.As(err, &nf) && nf.Entity == "System" {
+		// The system was deleted meanwhile: nothing can be stored for it any more.
+		return workflows.PersistResponse{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypeSystemGone, err)
+	}
 	if errors.Is(err, store.ErrValidation) || errors.Is(err, store.ErrNotFound) {
-		return workflows.PersistResponse{}, temporal.NewNonRetryableApplicationError(err.Error(), "PersistRejected", err)
+		return workflows.PersistResponse{}, temporal.NewNonRetryableApplicationError(err.Error(), workflows.ErrTypePersistRejected, err)
 	}
 	if err != nil {
 		return workflows.PersistResponse{}, fmt.Errorf("persist %s seq %d: %w", req.SystemID, req.Seq, err)

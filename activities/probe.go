@@ -9,6 +9,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/safetext"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/workflows"
 )
@@ -47,6 +48,8 @@ func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workf
 	return out, nil
 }
 
+// probeOne runs one check. Whatever the target sent, the result it returns is safe to carry in
+// Temporal and to store in PostgreSQL (see safeResult).
 func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it workflows.ProbeItem) (workflows.CheckResult, error) {
 	a := it.Assignment
 	started := time.Now().UTC()
@@ -58,8 +61,8 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	if err != nil {
 		msg := "secrets of the configuration: " + err.Error()
 		body, _ := json.Marshal(map[string]any{"status": health.Unhealthy, "message": msg, "metadata": map[string]any{"error": msg}})
-		return workflows.CheckResult{ID: it.ResultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
-			Message: msg, Result: body, ExecutedAt: started}, nil
+		return safeResult(workflows.CheckResult{ID: it.ResultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
+			Message: msg, Result: body, ExecutedAt: started}), nil
 	}
 	a.Config = config
 	var collectors []checks.CollectorEntry
@@ -96,5 +99,15 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 		loc := req.Location
 		out.SourceID, out.SourceLabel = &loc, &loc
 	}
-	return out, nil
+	return safeResult(out), nil
+}
+
+// safeResult makes a probe's result safe before it reaches Temporal: the result document's
+// strings (a banner, a script's output — at any depth) and the message hold no NUL or invalid
+// UTF-8 (safetext), the document is capped at safetext.MaxResultBytes and the message at
+// safetext.MaxMessageBytes.
+func safeResult(r workflows.CheckResult) workflows.CheckResult {
+	r.Result = safetext.CapJSON(r.Result, safetext.MaxResultBytes)
+	r.Message = safetext.Truncate(r.Message, safetext.MaxMessageBytes)
+	return r
 }

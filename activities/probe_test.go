@@ -1,15 +1,20 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/safetext"
 	"github.com/checkflow/checkflow/internal/testutil"
 	"github.com/checkflow/checkflow/workflows"
 )
@@ -67,5 +72,195 @@ func TestProbeOpensSealedSecrets(t *testing.T) {
 	}
 	if !strings.Contains(string(req.Probes[0].Assignment.Collectors), sealed) {
 		t.Error("the request's assignment was changed in place")
+	}
+}
+
+// nulBanner is what a hostile (or broken) TCP service sends (issue 17 #1).
+const nulBanner = "\x00\x00BAN\x00NER\n"
+
+// bannerListener is a TCP service on 127.0.0.1 that sends banner to every connection and closes
+// it. It returns the port.
+func bannerListener(t *testing.T, banner string) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			_, _ = c.Write([]byte(banner))
+			_ = c.Close()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// probeItem is a probe request for one check of strategy with the given config and collectors.
+func probeItem(t *testing.T, strategy string, config map[string]any, collectors []map[string]any) workflows.ProbeRequest {
+	t.Helper()
+	cfg, err := json.Marshal(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols, err := json.Marshal(collectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return workflows.ProbeRequest{SystemID: "sys", SystemName: "sys", Probes: []workflows.ProbeItem{{ResultID: "sys:p1",
+		Assignment: workflows.Assignment{ConfigurationID: "00000000-0000-0000-0000-000000000001", Name: "hostile",
+			StrategyID: strategy, Config: cfg, Collectors: cols, IntervalSeconds: 60}}}}
+}
+
+// requireSafeResult fails unless the result can be stored as it is: the document is valid JSON
+// and valid UTF-8, and neither it (raw or escaped, at any depth, keys included) nor the message
+// holds a NUL.
+func requireSafeResult(t *testing.T, r workflows.CheckResult) {
+	t.Helper()
+	if !json.Valid(r.Result) || !utf8.Valid(r.Result) {
+		t.Fatalf("result is not valid UTF-8 JSON: %q", r.Result)
+	}
+	if bytes.IndexByte(r.Result, 0) >= 0 || bytes.Contains(r.Result, []byte(`\u0000`)) {
+		t.Fatalf("result holds a NUL: %q", r.Result)
+	}
+	var doc any
+	if err := json.Unmarshal(r.Result, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch x := v.(type) {
+		case string:
+			if strings.ContainsRune(x, 0) {
+				t.Errorf("%s holds a NUL: %q", at, x)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, fmt.Sprintf("%s[%d]", at, i))
+			}
+		case map[string]any:
+			for k, e := range x {
+				walk(k, at+" key")
+				walk(e, at+"."+k)
+			}
+		}
+	}
+	walk(doc, "result")
+	if !utf8.ValidString(r.Message) || strings.ContainsRune(r.Message, 0) {
+		t.Errorf("message is not safe: %q", r.Message)
+	}
+}
+
+// collectorOf returns metadata.collectors[id] of a result document.
+func collectorOf(t *testing.T, result json.RawMessage, id string) map[string]any {
+	t.Helper()
+	var doc struct {
+		Metadata struct {
+			Collectors map[string]map[string]any `json:"collectors"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(result, &doc); err != nil {
+		t.Fatal(err)
+	}
+	c, ok := doc.Metadata.Collectors[id]
+	if !ok {
+		t.Fatalf("no collector %q in %s", id, result)
+	}
+	return c
+}
+
+// Bytes a monitored target sends — NUL and invalid UTF-8 in a TCP banner or on a script's
+// stderr — leave the prober as safe text, NUL shown as "␀", so the run can be stored
+// (issue 17 #1: PostgreSQL refused \u0000 and the run was lost).
+func TestProbeHostileOutputIsSafe(t *testing.T) {
+	t.Parallel()
+	port := bannerListener(t, nulBanner)
+	tests := []struct {
+		name   string
+		req    workflows.ProbeRequest
+		status health.Status
+		field  string // collector "c"'s field holding the target's bytes
+		want   string
+	}{
+		{name: "TCP banner with NUL",
+			req: probeItem(t, "tcp", map[string]any{"host": "127.0.0.1", "port": port, "timeout": 5000},
+				[]map[string]any{{"id": "c", "collectorId": "banner", "config": map[string]any{"timeout": 2000}}}),
+			status: health.Healthy, field: "banner", want: "␀␀BAN␀NER"},
+		{name: "TCP banner with NUL failing its assertion",
+			req: probeItem(t, "tcp", map[string]any{"host": "127.0.0.1", "port": port, "timeout": 5000},
+				[]map[string]any{{"id": "c", "collectorId": "banner", "config": map[string]any{"timeout": 2000},
+					"assertions": []map[string]any{{"field": "banner", "operator": "equals", "value": "SSH-2.0"}}}}),
+			status: health.Unhealthy, field: "banner", want: "␀␀BAN␀NER"},
+		{name: "script writing zeros to stderr",
+			req: probeItem(t, "script", map[string]any{"timeout": 10000},
+				[]map[string]any{{"id": "c", "collectorId": "execute", "config": map[string]any{"script": "head -c 100 /dev/zero >&2; exit 1", "timeout": 5000}}}),
+			status: health.Unhealthy, field: "stderr", want: strings.Repeat("␀", 100)},
+		{name: "script writing NUL and invalid UTF-8 to stdout",
+			req: probeItem(t, "script", map[string]any{"timeout": 10000},
+				[]map[string]any{{"id": "c", "collectorId": "execute", "config": map[string]any{"script": `printf 'a\000b\377c'`, "timeout": 5000}}}),
+			status: health.Healthy, field: "stdout", want: "a␀b\uFFFDc"},
+	}
+	p := &Prober{Checks: checks.NewRegistry()}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := p.Probe(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) != 1 {
+				t.Fatalf("%d results", len(res))
+			}
+			r := res[0]
+			requireSafeResult(t, r)
+			if r.Status != tc.status {
+				t.Errorf("status %s (%s), want %s", r.Status, r.Message, tc.status)
+			}
+			if got := collectorOf(t, r.Result, "c")[tc.field]; got != tc.want {
+				t.Errorf("%s = %q, want %q", tc.field, got, tc.want)
+			}
+		})
+	}
+}
+
+// A probe whose output is far beyond the cap (ten scripts each at their output cap on stdout
+// and stderr: 1.3 MB of output, ~7.5 MB as escaped JSON before the fix) yields a result of at
+// most safetext.MaxResultBytes for Temporal's history, keeping its shape: status, message and
+// every collector with its small fields; the long outputs are cut and marked.
+func TestProbeCapsLargeResults(t *testing.T) {
+	t.Parallel()
+	const collectors = 10
+	script := fmt.Sprintf("head -c %d /dev/zero; head -c %d /dev/zero >&2", checks.MaxScriptOutputBytes+1, checks.MaxScriptOutputBytes+1)
+	var cols []map[string]any
+	for i := range collectors {
+		cols = append(cols, map[string]any{"id": fmt.Sprintf("s%d", i), "collectorId": "execute",
+			"config": map[string]any{"script": script, "timeout": 20000}})
+	}
+	res, err := (&Prober{Checks: checks.NewRegistry()}).Probe(context.Background(), probeItem(t, "script", map[string]any{"timeout": 30000}, cols))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res[0]
+	requireSafeResult(t, r)
+	if len(r.Result) > safetext.MaxResultBytes {
+		t.Fatalf("result is %d bytes, cap %d", len(r.Result), safetext.MaxResultBytes)
+	}
+	if r.Status != health.Healthy {
+		t.Errorf("status %s (%s), want healthy", r.Status, r.Message)
+	}
+	for i := range collectors {
+		c := collectorOf(t, r.Result, fmt.Sprintf("s%d", i))
+		if c["exitCode"] != 0.0 || c["stdoutTruncated"] != true || c["stderrTruncated"] != true {
+			t.Errorf("collector s%d lost its fields: exitCode=%v stdoutTruncated=%v stderrTruncated=%v", i, c["exitCode"], c["stdoutTruncated"], c["stderrTruncated"])
+		}
+		for _, stream := range []string{"stdout", "stderr"} {
+			if s, _ := c[stream].(string); !strings.HasPrefix(s, "␀") || !strings.Contains(s, "…[truncated ") {
+				t.Errorf("collector s%d %s = %.30q…, want cut and marked", i, stream, s)
+			}
+		}
 	}
 }

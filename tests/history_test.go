@@ -24,9 +24,39 @@ import (
 )
 
 // recordHistories, when set, also writes the recorded histories to that directory (used to
-// refresh workflows/testdata: go test ./tests -run TestEntityHistoriesReplay -args
-// -record-histories=$PWD/workflows/testdata).
+// grow workflows/testdata: go test ./tests -run 'TestEntityHistoriesReplay|TestDatabaseOutageLosesNothing' -args
+// -record-histories=$PWD/workflows/testdata -record-label=<change id>).
 var recordHistories = flag.String("record-histories", "", "directory to write recorded SystemHealth histories to")
+
+// recordLabel names the recorded files (systemhealth-<label>-<kind>.json): the corpus grows with
+// each workflow change and a committed history is never overwritten.
+var recordLabel = flag.String("record-label", "", "label of the recorded histories, e.g. the workflow change id (required with -record-histories)")
+
+// recordHistory writes h to the corpus as systemhealth-<label>-<kind>.json when recording is on;
+// it refuses to overwrite a committed history.
+func recordHistory(t *testing.T, h *historypb.History, kind string) {
+	t.Helper()
+	if *recordHistories == "" {
+		return
+	}
+	if *recordLabel == "" {
+		t.Fatal("-record-histories needs -record-label (e.g. the GetVersion change id of the change being recorded)")
+	}
+	name := filepath.Join(*recordHistories, fmt.Sprintf("systemhealth-%s-%s.json", *recordLabel, kind))
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		t.Fatalf("record %s: %v (committed histories are never overwritten: choose a new -record-label)", name, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded %d events to %s", len(h.Events), name)
+}
 
 // A real entity's histories — one run that continued as new and the run after it — replay
 // without non-determinism against the current workflow code.
@@ -77,26 +107,16 @@ func TestEntityHistoriesReplay(t *testing.T) {
 	replayer := sdkworker.NewWorkflowReplayer()
 	replayer.RegisterWorkflowWithOptions(workflows.SystemHealth, workflow.RegisterOptions{Name: workflows.SystemHealthWorkflow})
 	logger := devenv.SDKLogger(testutil.Logger(t))
-	for i, runID := range runs {
+	for _, runID := range runs {
 		h := fetchHistory(t, id, runID)
 		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
 			t.Errorf("replay run %s (%d events): %v", runID, len(h.Events), err)
 		}
-		if *recordHistories != "" {
-			last := h.Events[len(h.Events)-1].GetEventType()
-			name := "systemhealth-running.json"
-			if last == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
-				name = "systemhealth-continued-as-new.json"
-			}
-			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(*recordHistories, name), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("recorded run %d (%d events) to %s", i, len(h.Events), name)
+		kind := "running"
+		if h.Events[len(h.Events)-1].GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW {
+			kind = "continued-as-new"
 		}
+		recordHistory(t, h, kind)
 	}
 }
 

@@ -64,6 +64,11 @@ type entity struct {
 	lastFailing       int64
 	searchAttrsLoaded bool
 	logger            log.Logger
+	// durable is true from version 1 of changePersistUntilStored on: writes and loads are
+	// retried until PostgreSQL accepts them, and the entity keeps probing meanwhile.
+	durable bool
+	// storageDownSince is when the current run of failed writes or loads began (zero: none).
+	storageDownSince time.Time
 }
 
 // SystemHealth is the per-system entity workflow (id system-health/<systemId>). It owns its
@@ -71,6 +76,7 @@ type entity struct {
 // and processes every input through one FIFO loop: snapshot → apply → persist → diff → emit.
 func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	e := &entity{systemID: in.SystemID, opts: in.Options, seen: map[string]bool{}, logger: workflow.GetLogger(ctx)}
+	e.durable = workflow.GetVersion(ctx, changePersistUntilStored, workflow.DefaultVersion, 1) >= 1
 	if e.opts.MaxConcurrentProbes <= 0 {
 		e.opts.MaxConcurrentProbes = defaultMaxConcurrentProbes
 	}
@@ -101,7 +107,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 			// A view left behind (its checks went away while no entity ran): clear it, without
 			// trigger events (a tombstone).
 			e.st.Seq++
-			if err := e.persist(ctx, PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: workflow.Now(ctx)}); err != nil {
+			if err := e.persistItem(ctx, PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: workflow.Now(ctx)}); err != nil {
 				e.logger.Error("clearing the view failed", "systemId", e.systemID, "error", err)
 			}
 		}
@@ -292,7 +298,7 @@ func (e *entity) loadInitial(ctx workflow.Context) error {
 		e.st.View = e.computeView()
 		e.st.Seq++
 		req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: e.st.View, Checks: e.evals()}
-		if err := e.persist(ctx, req); err != nil {
+		if err := e.persistItem(ctx, req); err != nil {
 			e.logger.Error("persist of the baseline view failed", "systemId", e.systemID, "error", err)
 		}
 	}
@@ -308,6 +314,9 @@ func (e *entity) evals() []CheckEval {
 }
 
 func (e *entity) load(ctx workflow.Context) (LoadedSystem, error) {
+	if e.durable {
+		return e.loadUntilLoaded(ctx)
+	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second},
@@ -394,7 +403,7 @@ func (e *entity) computeView() *health.View {
 
 // untilNextDue returns the wait until the earliest check that can start; false when none can.
 func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
-	if e.probesInFlight >= e.opts.MaxConcurrentProbes {
+	if e.probesInFlight >= e.opts.MaxConcurrentProbes || e.backlogFull() {
 		return 0, false
 	}
 	var earliest time.Time
@@ -420,6 +429,9 @@ func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
 // within the concurrency bound: the due checks of one location go out as one batch, and the
 // batch's results are processed as one step when they return.
 func (e *entity) startDueProbes(ctx workflow.Context) {
+	if e.backlogFull() {
+		return
+	}
 	now := workflow.Now(ctx)
 	var order []string
 	batches := map[string][]ProbeItem{} // by location; order keeps it deterministic
@@ -598,14 +610,20 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 	now := workflow.Now(ctx)
 	// Workflow time stands still while a workflow task runs its local activities: never date the
 	// step before the runs it processes.
+	var latest time.Time
 	for _, r := range runs {
 		end := r.ExecutedAt
 		if r.LatencyMs != nil {
 			end = end.Add(time.Duration(*r.LatencyMs) * time.Millisecond)
 		}
-		if end.After(now) {
-			now = end
+		if end.After(latest) {
+			latest = end
 		}
+	}
+	if latest.After(now) || (e.durable && now.Sub(latest) > stepDatedByRunsAfter) {
+		// Nor long after them: results that waited for the database (or in the queue) date their
+		// transition and events when the runs showed the change, not when they were stored.
+		now = latest
 	}
 	next := e.computeView()
 	e.st.Seq++
@@ -615,7 +633,7 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 		req.Transition = &Transition{ConfigurationID: driver, From: &from, To: next.Status}
 	}
 	req.Events = append(toEvents(health.DeriveEvents(prev, next, e.systemID, now), ""), events...)
-	if err := e.persist(ctx, req); err != nil {
+	if err := e.persistItem(ctx, req); err != nil {
 		// Not retryable (the store rejected the input): keep the state as applied in memory so
 		// the entity stays consistent with what it evaluated, and say so loudly.
 		e.logger.Error("persist failed; results not stored", "systemId", e.systemID, "runs", len(runs), "error", err)
@@ -639,6 +657,15 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 	}
 	now := workflow.Now(ctx)
 	prev := cloneView(e.st.View)
+	if e.durable && loaded.Deleted {
+		// The system itself is gone (its rows went with it): nothing to store, the entity ends.
+		e.logger.Info("system was deleted; entity ends", "systemId", e.systemID)
+		e.st.Checks, e.st.View = nil, nil
+		e.st.Processed++
+		e.finished = true
+		e.afterApply(ctx)
+		return
+	}
 	e.st.SystemName = loaded.SystemName
 	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
 	next := e.computeView()
@@ -650,7 +677,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 			req.Transition = &Transition{From: &from, To: next.Status}
 		}
 		req.Events = toEvents(health.DeriveEvents(prev, next, e.systemID, now), "")
-		if err := e.persist(ctx, req); err != nil {
+		if err := e.persistItem(ctx, req); err != nil {
 			e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
 		}
 		e.st.View = next
@@ -804,6 +831,10 @@ func (e *entity) details() string {
 		return b.String()
 	}
 	fmt.Fprintf(&b, "**%s** — %s (%d/%d checks healthy)\n\n", name, e.st.View.Status, e.st.View.HealthyChecks, e.st.View.TotalChecks)
+	if !e.storageDownSince.IsZero() {
+		fmt.Fprintf(&b, "⚠ PostgreSQL unavailable since %s: %d result(s) wait in the entity.\n\n",
+			e.storageDownSince.UTC().Format(time.RFC3339), e.pendingRuns())
+	}
 	b.WriteString("| Check | Status | Last run | Next due |\n|---|---|---|---|\n")
 	for _, c := range e.st.Checks {
 		status := string(c.Status)

@@ -33,6 +33,9 @@ type fake struct {
 	probes    []ProbeItem
 	persisted []PersistRequest
 	dispatch  int
+	// persistErr, when set, decides the outcome of each write before it is recorded.
+	persistErr func(req PersistRequest) error
+	attempts   int
 }
 
 func newFake(checks ...LoadedCheck) *fake {
@@ -71,6 +74,19 @@ func (f *fake) probe(_ context.Context, req ProbeRequest) ([]CheckResult, error)
 func (f *fake) persist(_ context.Context, req PersistRequest) (PersistResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.attempts++
+	if f.persistErr != nil {
+		if err := f.persistErr(req); err != nil {
+			return PersistResponse{}, err
+		}
+		// Like the store: a write seen before (a retried attempt whose first try committed)
+		// changes nothing.
+		for _, p := range f.persisted {
+			if p.Seq == req.Seq {
+				return PersistResponse{Applied: false}, nil
+			}
+		}
+	}
 	f.persisted = append(f.persisted, req)
 	return PersistResponse{Applied: true}, nil
 }

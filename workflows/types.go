@@ -61,6 +61,8 @@ type LoadedSystem struct {
 	Checks     []LoadedCheck `json:"checks"`
 	View       *health.View  `json:"view,omitempty"`
 	Seq        int64         `json:"seq"`
+	// Deleted is true when the system itself no longer exists (not merely without checks).
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 // LoadSystemRequest asks for a system's state.
@@ -181,6 +183,10 @@ type EntityOptions struct {
 	// probe worker) instead of local activities of the entity's own worker. Local probing
 	// costs a fraction of the Temporal work per run (see BENCHMARKS.md).
 	RemoteProbes bool `json:"remoteProbes,omitempty"`
+	// MaxPendingRuns bounds the results that wait in the entity while PostgreSQL is unavailable
+	// (default 1,000; also at most 16 MiB of result documents). At the bound the entity starts
+	// no probe until the backlog is stored.
+	MaxPendingRuns int `json:"maxPendingRuns,omitempty"`
 }
 
 // SystemHealthInput starts (or continues) the entity. State is nil on a first start.

@@ -20,6 +20,9 @@ var (
 	// ErrConflict: the write collides with an existing row (e.g. a duplicate id).
 	ErrConflict = errors.New("conflict")
 	// ErrValidation: the input is invalid; the error is a *ValidationError with field details.
+	// It also covers values PostgreSQL itself refuses (SQLSTATE class 22 data exceptions and the
+	// class 23 violations not mapped to ErrNotFound or ErrConflict): retrying the same input
+	// fails the same way, so it is never retryable.
 	ErrValidation = errors.New("validation failed")
 )
 
@@ -192,10 +195,36 @@ func wrapErr(op string, err error) error {
 		return invalid("", "a value is out of range")
 	case "23502": // not_null_violation
 		return invalid(camel(pe.ColumnName), "is required")
-	case "22001", "22003", "22P02", "22007", "22008", "22023", "2202E": // too long, out of range, bad text, bad datetime, bad parameter, bad array
-		return invalid("", "a value is malformed or out of range")
+	}
+	if rejected := rejectedData(pe); rejected != nil {
+		return rejected
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// rejectedData classifies the PostgreSQL errors that depend on the data written, not on the
+// database's condition: SQLSTATE class 22 (data exception: a value too long, out of range,
+// malformed, or text PostgreSQL cannot store such as NUL or invalid UTF-8) and the class 23
+// integrity violations wrapErr does not name otherwise. They are a *ValidationError (matching
+// ErrValidation): the same input fails the same way every time, so callers must not retry it
+// (the entity's persist activity makes it a non-retryable error). Everything else — connection
+// failures, class 08, serialization failures and deadlocks (40001, 40P01), insufficient
+// resources (53xxx), administrator shutdown or a starting server (57P01, 57P03) — may succeed
+// later and stays a plain wrapped error. It returns nil for those.
+func rejectedData(pe *pgconn.PgError) error {
+	field := ""
+	if pe.ColumnName != "" {
+		field = camel(pe.ColumnName)
+	}
+	switch {
+	case pe.Code == "22021" || pe.Code == "22P05": // character not in repertoire, untranslatable character (e.g. \u0000 in jsonb)
+		return invalid(field, "contains text that cannot be stored (a NUL character or invalid UTF-8)")
+	case strings.HasPrefix(pe.Code, "22"):
+		return invalid(field, "a value is malformed or out of range")
+	case strings.HasPrefix(pe.Code, "23"): // 23000 integrity violation, 23001 restrict, 23P01 exclusion, …
+		return invalid(field, "the write breaks a data integrity rule")
+	}
+	return nil
 }
 
 // fkEntity names the entity a foreign key points at from its constraint name.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/safetext"
 )
 
 // RunRecord is one run written by Persist.
@@ -104,6 +105,8 @@ func (in *PersistInput) validate() error {
 		p := fmt.Sprintf("runs[%d]", i)
 		if !strings.HasPrefix(r.ID, in.SystemID+":") || len(r.ID) == len(in.SystemID)+1 {
 			fe.add(p+".id", `must be "<systemId>:<key>"`)
+		} else if safetext.String(r.ID) != r.ID {
+			fe.add(p+".id", "must be valid UTF-8 without NUL characters")
 		} else if seen[r.ID] {
 			fe.add(p+".id", "is duplicated in the input")
 		}
@@ -169,6 +172,36 @@ func (in *PersistInput) validate() error {
 		}
 	}
 	return fe.err()
+}
+
+// makeSafe passes every text and jsonb value of the run that comes from outside — the result
+// document, the source id and label — through safetext, so that whatever bytes a target or an
+// external producer sent (NUL, invalid UTF-8) are stored, visibly replaced, instead of failing
+// the transaction. Results that came by the check-result signal did not go through a prober,
+// which does the same. The id is not rewritten (it is the run's identity): validate rejects one
+// that is not safe.
+func (r *RunRecord) makeSafe() {
+	r.Result = safeJSON(r.Result)
+	r.SourceID = safeText(r.SourceID)
+	r.SourceLabel = safeText(r.SourceLabel)
+}
+
+// safeJSON is a jsonb value as it is stored: safetext.CapJSON with safetext.MaxResultBytes; nil
+// (SQL NULL) for an empty or JSON-null value.
+func safeJSON(raw json.RawMessage) json.RawMessage {
+	if rawOrNil(raw) == nil {
+		return nil
+	}
+	return safetext.CapJSON(raw, safetext.MaxResultBytes)
+}
+
+// safeText is a nullable text value as it is stored: safetext.String.
+func safeText(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	v := safetext.String(*s)
+	return &v
 }
 
 // bucketKey identifies an hourly bucket row.
@@ -330,6 +363,10 @@ const upsertCheckSQL = `INSERT INTO check_health_state AS c
 //  5. the transition row and the outbox events are inserted (events ON CONFLICT on their
 //     idempotency key DO NOTHING).
 //
+// Before writing, every text and jsonb value that comes from a run or an event payload is made
+// safe (RunRecord.makeSafe, safeJSON): NUL and invalid UTF-8 are replaced and documents are
+// capped at safetext.MaxResultBytes, so bytes a target sent never fail the transaction.
+//
 // It returns whether the item was applied. Calling it again with the same input — also
 // concurrently — returns false and changes nothing. A system or configuration deleted meanwhile
 // is a *NotFoundError (the item cannot be persisted any more).
@@ -342,6 +379,9 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 	}
 	if err := in.validate(); err != nil {
 		return false, err
+	}
+	for i := range in.Runs {
+		in.Runs[i].makeSafe()
 	}
 	at := in.At.UTC()
 
@@ -535,6 +575,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 			if payload == nil {
 				payload = []byte("{}")
 			}
+			payload = safeJSON(payload)
 			b.Queue(`INSERT INTO health_events (system_id, seq, type, payload, idempotency_key, created_at)
 				VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
 				in.SystemID, in.Seq, e.Type, payload, EventKey(in.SystemID, in.Seq, e.Type, e.Discriminator), at)

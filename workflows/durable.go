@@ -1,0 +1,225 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// changePersistUntilStored versions the entity's storage semantics (workflow.GetVersion):
+//
+//   - DefaultVersion: a write or load is one local activity of at most 30 s; when it fails the
+//     entity logs and goes on (the run, its transition and events were lost — issue 17 #2).
+//   - 1: writes and loads are retried until PostgreSQL accepts them, in rounds (a local activity
+//     with short retries, then a durable timer backing off to storageRetryMax). The loop does not
+//     go past an item that is not stored, so the stored sequence never has a hole; meanwhile the
+//     entity keeps its cadence: due checks are probed and their results wait in the queue (in
+//     Temporal's history) up to the backlog bound. Input the store rejects (not retryable) is
+//     stored once more without its run details, so the run, the transition and the events are
+//     kept; a system that no longer exists ends the entity.
+const changePersistUntilStored = "persist-until-stored"
+
+const (
+	// A round of attempts is a local activity with one quick retry; it holds the workflow task (no
+	// probe starts meanwhile), so it is kept short and the wait between rounds is a timer during
+	// which the cadence goes on. An attempt may take storageAttemptMax (a slow commit under load).
+	storageRoundTimeout  = 15 * time.Second
+	storageAttemptMax    = 10 * time.Second
+	storageRoundAttempts = 2
+	storageRetryFirst    = time.Second
+	storageRetryMax      = 30 * time.Second
+	// defaultMaxPendingRuns and maxPendingBytes bound the results waiting in the entity while
+	// PostgreSQL is away; beyond either the entity stops starting probes until the backlog drains.
+	defaultMaxPendingRuns = 1000
+	maxPendingBytes       = 16 << 20
+	// stepDatedByRunsAfter: a step processed this long after its newest run ended is dated by that
+	// run (a backlog after an outage), not by when it was processed.
+	stepDatedByRunsAfter = 5 * time.Second
+	// ErrTypePersistRejected is the ApplicationError type of a write the store refused as invalid.
+	ErrTypePersistRejected = "PersistRejected"
+	// ErrTypeSystemGone is the ApplicationError type of a write for a system that no longer exists.
+	ErrTypeSystemGone = "SystemNotFound"
+)
+
+// persistItem stores one processed item: until stored (durable) or in one attempt (version 0).
+func (e *entity) persistItem(ctx workflow.Context, req PersistRequest) error {
+	if !e.durable {
+		return e.persist(ctx, req)
+	}
+	return e.persistUntilStored(ctx, req)
+}
+
+func storageRoundOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		ScheduleToCloseTimeout: storageRoundTimeout,
+		StartToCloseTimeout:    storageAttemptMax,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 2 * time.Second,
+			MaximumAttempts: storageRoundAttempts},
+	})
+}
+
+// persistUntilStored writes req and returns once PostgreSQL has it. Retryable failures (the
+// database is away, overloaded, restarting) are retried without limit; the only errors returned
+// are cancellation and a rejection that persists even without the run details.
+func (e *entity) persistUntilStored(ctx workflow.Context, req PersistRequest) error {
+	stripped := 0 // how far the request was reduced after rejections
+	for round := 1; ; round++ {
+		var resp PersistResponse
+		fut := workflow.ExecuteLocalActivity(storageRoundOptions(ctx), ActivityPersistSystem, req)
+		if err := e.awaitWithCadence(ctx, fut.IsReady); err != nil {
+			return err
+		}
+		err := fut.Get(ctx, &resp)
+		if err == nil {
+			e.storageUp(ctx, "write")
+			return nil
+		}
+		if temporal.IsCanceledError(err) {
+			return err
+		}
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.NonRetryable() {
+			if appErr.Type() == ErrTypeSystemGone {
+				e.logger.Info("system no longer exists; nothing stored", "systemId", e.systemID, "seq", req.Seq)
+				e.storageUp(ctx, "write")
+				return nil
+			}
+			switch {
+			case stripped == 0 && len(req.Runs) > 0:
+				e.logger.Warn("the store rejected the runs; storing them without their details",
+					"systemId", e.systemID, "seq", req.Seq, "error", appErr.Error())
+				req = withoutRunDetails(req, appErr.Error())
+			case stripped == 1 && len(req.Runs) > 0:
+				// E.g. a check deleted between its probe and this write: keep the evaluation, the
+				// transition and the events.
+				e.logger.Warn("the store rejected the runs again; storing the evaluation without them",
+					"systemId", e.systemID, "seq", req.Seq, "error", appErr.Error())
+				req.Runs = nil
+			default:
+				return fmt.Errorf("persist seq %d rejected: %w", req.Seq, err)
+			}
+			stripped++
+			continue
+		}
+		if err := e.storageDown(ctx, "write", round, err); err != nil {
+			return err
+		}
+	}
+}
+
+// loadUntilLoaded reads the system's configuration, retrying like persistUntilStored.
+func (e *entity) loadUntilLoaded(ctx workflow.Context) (LoadedSystem, error) {
+	for round := 1; ; round++ {
+		var loaded LoadedSystem
+		fut := workflow.ExecuteLocalActivity(storageRoundOptions(ctx), ActivityLoadSystem, LoadSystemRequest{SystemID: e.systemID})
+		if err := e.awaitWithCadence(ctx, fut.IsReady); err != nil {
+			return loaded, err
+		}
+		err := fut.Get(ctx, &loaded)
+		if err == nil {
+			e.storageUp(ctx, "load")
+			return loaded, nil
+		}
+		if temporal.IsCanceledError(err) {
+			return loaded, err
+		}
+		if err := e.storageDown(ctx, "load", round, err); err != nil {
+			return loaded, err
+		}
+	}
+}
+
+// storageDown records a failed round and waits before the next one, probing meanwhile. The first
+// failed round of an outage is an ERROR (an operator should act: the database is unreachable);
+// later rounds are quiet until it recovers.
+func (e *entity) storageDown(ctx workflow.Context, what string, round int, err error) error {
+	if e.storageDownSince.IsZero() {
+		e.storageDownSince = workflow.Now(ctx)
+		e.logger.Error("PostgreSQL is unavailable; results wait in the entity until it is back",
+			"systemId", e.systemID, "operation", what, "pendingRuns", e.pendingRuns(), "error", rootMessage(err))
+		e.afterApply(ctx)
+	}
+	wait := storageRetryFirst << min(round-1, 5)
+	wait = min(wait, storageRetryMax)
+	timer := workflow.NewTimer(ctx, wait)
+	return e.awaitWithCadence(ctx, timer.IsReady)
+}
+
+func (e *entity) storageUp(ctx workflow.Context, what string) {
+	if e.storageDownSince.IsZero() {
+		return
+	}
+	e.logger.Info("PostgreSQL is back; stored what waited", "systemId", e.systemID, "operation", what,
+		"downFor", workflow.Now(ctx).Sub(e.storageDownSince).String(), "pendingRuns", e.pendingRuns())
+	e.storageDownSince = time.Time{}
+}
+
+// awaitWithCadence waits until ready while keeping the checks' cadence: due checks are probed
+// and their results queued. When ready is already true or becomes true within the same workflow
+// task (the usual write), the timer it set is dropped before it is ever sent to the server.
+func (e *entity) awaitWithCadence(ctx workflow.Context, ready func() bool) error {
+	for !ready() {
+		if !e.finished {
+			e.startDueProbes(ctx)
+		}
+		// A probe that returns frees its check for the next due time: look again then.
+		inFlight := e.probesInFlight
+		wake := func() bool { return ready() || e.probesInFlight != inFlight }
+		if wait, ok := e.untilNextDue(ctx); ok && !e.finished {
+			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
+				return err
+			}
+		} else if err := workflow.Await(ctx, wake); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pendingRuns counts the results waiting in the queue.
+func (e *entity) pendingRuns() int {
+	n := 0
+	for _, it := range e.queue {
+		n += len(it.results)
+	}
+	return n
+}
+
+// backlogFull tells whether the results waiting for the database reached the bound; the entity
+// then starts no probe until they are stored (runs are skipped, not lost after being made).
+func (e *entity) backlogFull() bool {
+	if !e.durable {
+		return false
+	}
+	limit := e.opts.MaxPendingRuns
+	if limit <= 0 {
+		limit = defaultMaxPendingRuns
+	}
+	n, size := 0, 0
+	for _, it := range e.queue {
+		for _, r := range it.results {
+			n++
+			size += len(r.Result) + len(r.Message)
+		}
+	}
+	return n >= limit || size >= maxPendingBytes
+}
+
+// withoutRunDetails is req with each run's result document replaced by a note saying why: the
+// status, latency, transition and events are kept.
+func withoutRunDetails(req PersistRequest, reason string) PersistRequest {
+	out := req
+	out.Runs = make([]CheckResult, len(req.Runs))
+	for i, r := range req.Runs {
+		body, _ := json.Marshal(map[string]any{"status": r.Status, "message": "the run's details could not be stored",
+			"metadata": map[string]any{"storeError": reason}})
+		r.Result = body
+		r.Message = "the run's details could not be stored"
+		out.Runs[i] = r
+	}
+	return out
+}
