@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,14 +17,11 @@ import (
 // result flagged stdoutTruncated / stderrTruncated.
 const MaxScriptOutputBytes = 64 << 10
 
-// scriptWaitDelay bounds how long output pipes are drained after the shell exits or is killed
-// (a background child may still hold them open).
-const scriptWaitDelay = 250 * time.Millisecond
+// scriptWaitDelay bounds how long a run waits, after a stop was requested or the sandbox exited,
+// for the sandbox to exit and the output pipes to close before it is killed outright.
+const scriptWaitDelay = time.Second
 
-// baseEnvVars are inherited from the worker; everything else of the worker's environment
-// (database URLs, credentials) is withheld from scripts.
-var baseEnvVars = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"}
-
+// defaultPath is the PATH of scripts unless their env sets one.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func scriptStrategy() *strategyDef {
@@ -36,7 +31,7 @@ func scriptStrategy() *strategyDef {
 		connect:     connectNothing,
 		collectors: []*collectorDef{{
 			id: "execute", displayName: "Shell Script", allowMultiple: true,
-			description: "Runs the script with sh -c in its own process group. A non-zero exit or a timeout fails the collector; on timeout the whole process group is killed.",
+			description: "Runs the script with sh -c in a sandbox (its own PID and mount namespaces as an unprivileged user when the worker runs as root, else its own process group) with a scrubbed environment. A non-zero exit or a timeout fails the collector; when the run ends, by exit or timeout, every process the script started is killed.",
 			config: objectSchema{Props: []prop{
 				{Name: "script", Type: "string", Title: "Script", Required: true, MinLength: 1},
 				{Name: "cwd", Type: "string", Title: "Working directory"},
@@ -53,6 +48,7 @@ func scriptStrategy() *strategyDef {
 				{Name: "executionTimeMs", Type: "integer"},
 				{Name: "success", Type: "boolean"},
 				{Name: "timedOut", Type: "boolean"},
+				{Name: "isolation", Type: "string", Title: "Sandbox mode: namespaces or process-group"},
 			}},
 			aggregates: []aggSpec{
 				{Name: "avgExecutionTimeMs", Type: "average", Source: "executionTimeMs"},
@@ -85,21 +81,27 @@ func RunContextEnv(rc RunContext) map[string]string {
 
 // ShellRequest is one shell script run.
 type ShellRequest struct {
-	// Script is run as /bin/sh -c Script in a new process group.
+	// Script is run as /bin/sh -c Script in the sandbox.
 	Script string
-	// Dir is the working directory ("" = the worker's).
+	// Dir is the working directory ("" = the run's own fresh directory, which is also HOME and
+	// TMPDIR and is removed when the run ends). A directory given here must be usable by the user
+	// the script runs as.
 	Dir string
-	// Env is layered over a minimal base (PATH, HOME, USER, LOGNAME, LANG, LC_ALL, TZ, TMPDIR taken
-	// from the worker); nothing else of the worker's environment is passed on.
+	// Env is layered over a minimal base (a safe PATH, HOME and TMPDIR set to the run's directory,
+	// LANG=C.UTF-8); nothing of the worker's environment is passed on.
 	Env map[string]string
-	// Timeout kills the whole process group when reached (0: only ctx bounds the run).
+	// Timeout kills the script and everything it started when reached (0: only ctx bounds the run).
 	Timeout time.Duration
+	// Sandbox selects the isolation (SandboxAuto: the strongest available).
+	Sandbox SandboxMode
 }
 
 // ShellResult is the outcome of RunShell.
 type ShellResult struct {
 	// Started is false when the shell could not be started (bad working directory, ...).
 	Started bool
+	// Isolation is the sandbox mode the script ran in ("" when none could be chosen).
+	Isolation SandboxMode
 	// ExitCode is nil when the shell did not exit by itself (killed by a signal, not started).
 	ExitCode *int
 	// Stdout and Stderr hold at most MaxScriptOutputBytes each.
@@ -115,57 +117,52 @@ type ShellResult struct {
 	Err error
 }
 
-// RunShell runs a shell script with output capped at MaxScriptOutputBytes per stream. On timeout
-// or ctx cancellation the whole process group is killed with SIGKILL; after the shell exits, any
-// process it left behind in its group is killed too.
+// RunShell runs a shell script in a sandbox (see SandboxMode) with output capped at
+// MaxScriptOutputBytes per stream, stdin from /dev/null and no other inherited descriptor. When
+// the shell exits, times out or ctx is cancelled, every process the script started is killed
+// before RunShell returns.
 func RunShell(ctx context.Context, req ShellRequest) ShellResult {
+	// The sandbox is resolved before the timeout starts: the first run of a process also probes
+	// what the machine allows, which must not eat into that script's time.
+	plan, err := resolveSandbox(req.Sandbox)
+	if err != nil {
+		return ShellResult{Err: fmt.Errorf("starting script: %w", err)}
+	}
+	runDir, err := newRunDir(plan.id)
+	if err != nil {
+		return ShellResult{Isolation: plan.mode, Err: fmt.Errorf("starting script: %w", err)}
+	}
+	defer func() { _ = removeRunDir(runDir) }()
 	sctx, cancel := context.WithCancel(ctx)
 	if req.Timeout > 0 {
 		cancel()
 		sctx, cancel = context.WithTimeoutCause(ctx, req.Timeout, errScriptTimeout)
 	}
 	defer cancel()
-	env := map[string]string{}
-	for _, k := range baseEnvVars {
-		if v, ok := os.LookupEnv(k); ok {
-			env[k] = v
-		}
+	start := time.Now()
+	dir := req.Dir
+	if dir == "" {
+		dir = runDir
 	}
-	if env["PATH"] == "" {
-		env["PATH"] = defaultPath
-	}
-	env = health.MergeEnv(env, req.Env)
-	cmd := exec.CommandContext(sctx, "/bin/sh", "-c", req.Script)
-	cmd.Dir = req.Dir
-	for _, k := range sortedKeys(env) {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		killGroup(cmd.Process.Pid)
-		return nil
-	}
-	cmd.WaitDelay = scriptWaitDelay
 	stdout := &cappedBuffer{max: MaxScriptOutputBytes}
 	stderr := &cappedBuffer{max: MaxScriptOutputBytes}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return ShellResult{Duration: time.Since(start), Err: fmt.Errorf("starting script: %w", err)}
+	ex := launchScript(sctx, scriptLaunch{
+		plan: plan, script: req.Script, dir: dir, env: scriptEnv(runDir, req.Env),
+		stdout: stdout, stderr: stderr,
+	})
+	if !ex.started {
+		return ShellResult{Isolation: plan.mode, Duration: time.Since(start), Err: fmt.Errorf("starting script: %w", ex.err)}
 	}
-	waitErr := cmd.Wait()
-	killGroup(cmd.Process.Pid) // nothing the script started may outlive it
 	res := ShellResult{
-		Started: true,
-		Stdout:  stdout.String(), Stderr: stderr.String(),
+		Started:   true,
+		Isolation: plan.mode,
+		Stdout:    stdout.String(), Stderr: stderr.String(),
 		StdoutTruncated: stdout.isTruncated(), StderrTruncated: stderr.isTruncated(),
 		Duration: time.Since(start),
 		TimedOut: errors.Is(context.Cause(sctx), errScriptTimeout),
 	}
-	state := cmd.ProcessState
-	if state != nil && state.Exited() {
-		code := state.ExitCode()
+	if ex.exited {
+		code := ex.code
 		res.ExitCode = &code
 	}
 	switch {
@@ -173,16 +170,14 @@ func RunShell(ctx context.Context, req ShellRequest) ShellResult {
 		res.Err = errors.New(health.ScriptTimedOutMessage)
 	case ctx.Err() != nil:
 		res.Err = fmt.Errorf("script cancelled: %w", context.Cause(ctx))
-	case state == nil:
-		res.Err = fmt.Errorf("script did not run: %w", waitErr)
-	case !state.Exited():
-		if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			res.Err = fmt.Errorf("Shell script terminated by signal %s", ws.Signal()) //nolint:staticcheck // reference style
-		} else {
-			res.Err = fmt.Errorf("Shell script did not exit normally: %w", waitErr) //nolint:staticcheck // reference style
-		}
-	case state.ExitCode() != 0:
-		res.Err = errors.New(health.ShellExitMessage(state.ExitCode()))
+	case ex.err != nil:
+		res.Err = fmt.Errorf("Shell script did not exit normally: %w", ex.err) //nolint:staticcheck // reference style
+	case ex.signal != 0:
+		res.Err = fmt.Errorf("Shell script terminated by signal %s", ex.signal) //nolint:staticcheck // reference style
+	case !ex.exited:
+		res.Err = errors.New("Shell script did not exit normally") //nolint:staticcheck // reference style
+	case ex.code != 0:
+		res.Err = errors.New(health.ShellExitMessage(ex.code))
 	}
 	return res
 }
@@ -268,6 +263,7 @@ func collectScript(ctx context.Context, _ client, raw map[string]any, in collect
 		"executionTimeMs": int(r.Duration.Milliseconds()),
 		"timedOut":        r.TimedOut,
 		"success":         r.Err == nil,
+		"isolation":       string(r.Isolation),
 	}
 	if r.ExitCode != nil {
 		res["exitCode"] = *r.ExitCode
