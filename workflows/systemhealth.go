@@ -83,6 +83,12 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	if e.opts.ProbeTaskQueue == "" {
 		e.opts.ProbeTaskQueue = ProbeTaskQueue
 	}
+	// Handlers first: an update that arrives while the first load blocks (a run-now that started
+	// the entity) waits in the queue instead of being rejected as unknown. Registering produces
+	// no command, so histories recorded with the older order replay unchanged.
+	if err := e.registerHandlers(ctx); err != nil {
+		return err
+	}
 	if in.State != nil {
 		e.st = *in.State
 		for _, id := range e.st.Seen {
@@ -96,9 +102,6 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		}
 		e.st.Pending = nil
 	} else if err := e.loadInitial(ctx); err != nil {
-		return err
-	}
-	if err := e.registerHandlers(ctx); err != nil {
 		return err
 	}
 	e.afterApply(ctx)
