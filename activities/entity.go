@@ -2,11 +2,13 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/checkflow/checkflow/internal/store"
@@ -103,7 +105,27 @@ func (a *Entity) PersistSystem(ctx context.Context, req workflows.PersistRequest
 	if a.Hooks.Persisted != nil {
 		a.Hooks.Persisted(req, applied, time.Now())
 	}
-	return workflows.PersistResponse{Applied: applied}, nil
+	resp := workflows.PersistResponse{Applied: applied}
+	if !applied {
+		// Stored before, perhaps from other probe answers (a local activity re-run after a
+		// crash): tell the entity what is stored.
+		for _, r := range req.Runs {
+			run, err := a.Store.GetRun(ctx, r.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return workflows.PersistResponse{}, fmt.Errorf("read stored run %s: %w", r.ID, err)
+			}
+			var body struct {
+				Message string `json:"message"`
+			}
+			_ = json.Unmarshal(run.Result, &body)
+			resp.Stored = append(resp.Stored, workflows.StoredRun{ID: run.ID, Status: run.Status,
+				ExecutedAt: run.Timestamp, LatencyMs: run.LatencyMs, Message: body.Message})
+		}
+	}
+	return resp, nil
 }
 
 // DispatchEvents hands the system's undelivered outbox events to every consumer, in order, and
@@ -120,6 +142,9 @@ func (a *Entity) DispatchEvents(ctx context.Context, req workflows.DispatchReque
 		}
 		ids := make([]int64, 0, len(evs))
 		for _, ev := range evs {
+			// A worker lost mid-dispatch is noticed within the heartbeat timeout, not the
+			// activity's whole timeout (the SDK throttles the calls).
+			activity.RecordHeartbeat(ctx, ev.ID)
 			for _, c := range a.Consumers {
 				if err := c.Consume(ctx, ev); err != nil {
 					return fmt.Errorf("consume event %s: %w", ev.IdempotencyKey, err)

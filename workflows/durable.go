@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -46,11 +47,26 @@ const (
 )
 
 // persistItem stores one processed item: until stored (durable) or in one attempt (version 0).
-func (e *entity) persistItem(ctx workflow.Context, req PersistRequest) error {
+func (e *entity) persistItem(ctx workflow.Context, req PersistRequest) (PersistResponse, error) {
 	if !e.durable {
 		return e.persist(ctx, req)
 	}
 	return e.persistUntilStored(ctx, req)
+}
+
+// probeResultID is the run id of the next probe: "<systemId>:p<N>", or "<systemId>:p<epoch>.<N>"
+// for entities started with an epoch (changePersistUntilStored ≥ 1).
+func (e *entity) probeResultID() string {
+	if e.st.ProbeEpoch != "" {
+		return fmt.Sprintf("%s:p%s.%d", e.systemID, e.st.ProbeEpoch, e.st.ProbeSeq)
+	}
+	return fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq)
+}
+
+// probeEpoch is the first 8 characters of the workflow run id that began the entity's lifetime.
+func probeEpoch(runID string) string {
+	s := strings.ReplaceAll(runID, "-", "")
+	return s[:min(8, len(s))]
 }
 
 func storageRoundOptions(ctx workflow.Context) workflow.Context {
@@ -65,28 +81,28 @@ func storageRoundOptions(ctx workflow.Context) workflow.Context {
 // persistUntilStored writes req and returns once PostgreSQL has it. Retryable failures (the
 // database is away, overloaded, restarting) are retried without limit; the only errors returned
 // are cancellation and a rejection that persists even without the run details.
-func (e *entity) persistUntilStored(ctx workflow.Context, req PersistRequest) error {
+func (e *entity) persistUntilStored(ctx workflow.Context, req PersistRequest) (PersistResponse, error) {
 	stripped := 0 // how far the request was reduced after rejections
 	for round := 1; ; round++ {
 		var resp PersistResponse
 		fut := workflow.ExecuteLocalActivity(storageRoundOptions(ctx), ActivityPersistSystem, req)
 		if err := e.awaitWithCadence(ctx, fut.IsReady); err != nil {
-			return err
+			return resp, err
 		}
 		err := fut.Get(ctx, &resp)
 		if err == nil {
 			e.storageUp(ctx, "write")
-			return nil
+			return resp, nil
 		}
 		if temporal.IsCanceledError(err) {
-			return err
+			return resp, err
 		}
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
 			if appErr.Type() == ErrTypeSystemGone {
 				e.logger.Info("system no longer exists; nothing stored", "systemId", e.systemID, "seq", req.Seq)
 				e.storageUp(ctx, "write")
-				return nil
+				return PersistResponse{Applied: true}, nil
 			}
 			switch {
 			case stripped == 0 && len(req.Runs) > 0:
@@ -100,13 +116,13 @@ func (e *entity) persistUntilStored(ctx workflow.Context, req PersistRequest) er
 					"systemId", e.systemID, "seq", req.Seq, "error", appErr.Error())
 				req.Runs = nil
 			default:
-				return fmt.Errorf("persist seq %d rejected: %w", req.Seq, err)
+				return resp, fmt.Errorf("persist seq %d rejected: %w", req.Seq, err)
 			}
 			stripped++
 			continue
 		}
 		if err := e.storageDown(ctx, "write", round, err); err != nil {
-			return err
+			return resp, err
 		}
 	}
 }

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -215,5 +216,77 @@ func TestDeletedSystemEndsWithoutWriting(t *testing.T) {
 	}
 	if f.attempts != before {
 		t.Errorf("%d writes attempted after the system was deleted, want none", f.attempts-before)
+	}
+}
+
+// A step whose write had happened before — its workflow task was lost with a crashed worker, so
+// its local probe ran again on replay and answered differently — adopts what is stored: the
+// transitions after it continue from the stored state (the chain stays unbroken).
+func TestReplayedProbeAdoptsStoredRuns(t *testing.T) {
+	f := newFake(check(cfgA, 5, degradeAfter(1)))
+	env := newEnv(t, f)
+	const lost = 3 // the seq of the step whose first attempt committed a failing run
+	f.persistErr = func(req PersistRequest) error { return nil }
+	var stored []StoredRun
+	f.persistHook = func(req PersistRequest) (PersistResponse, bool) {
+		if req.Seq != lost || len(req.Runs) == 0 {
+			return PersistResponse{}, false
+		}
+		// What the first attempt stored: the same run ids, unhealthy, and its transition.
+		first := req
+		first.Runs = nil
+		for _, r := range req.Runs {
+			r.Status = health.Unhealthy
+			first.Runs = append(first.Runs, r)
+			stored = append(stored, StoredRun{ID: r.ID, Status: r.Status, ExecutedAt: r.ExecutedAt, LatencyMs: r.LatencyMs})
+		}
+		from := health.Healthy
+		first.Transition = &Transition{ConfigurationID: cfgA, From: &from, To: health.Degraded}
+		f.persisted = append(f.persisted, first)
+		return PersistResponse{Applied: false, Stored: stored}, true
+	}
+	endAt(env, f, time.Minute)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(stored) == 0 {
+		t.Fatal("the lost step was never written")
+	}
+	var chain []string
+	last := health.Healthy
+	for _, p := range f.persisted {
+		if tr := p.Transition; tr != nil {
+			if *tr.From != last {
+				t.Errorf("seq %d: transition %s→%s after %s: the chain is broken", p.Seq, *tr.From, tr.To, last)
+			}
+			last = tr.To
+			chain = append(chain, string(*tr.From)+"→"+string(tr.To))
+		}
+	}
+	if want := []string{"healthy→degraded", "degraded→healthy"}; !slices.Equal(chain, want) {
+		t.Errorf("stored transitions %v, want %v", chain, want)
+	}
+}
+
+// A fresh entity numbers its probes within an epoch of its own, so its run ids never collide
+// with the runs of an earlier lifetime of the same system (which would be dropped as stored).
+func TestProbeIDsCarryTheEntityEpoch(t *testing.T) {
+	f := newFake(check(cfgA, 5, nil))
+	env := newEnv(t, f)
+	endAt(env, f, 12*time.Second)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.probes) == 0 {
+		t.Fatal("no probe")
+	}
+	id := f.probes[0].ResultID
+	if !regexp.MustCompile(`^sys-1:p[0-9a-zA-Z]{8}\.1$`).MatchString(id) {
+		t.Errorf("first probe id %q, want sys-1:p<8-character epoch>.1", id)
+	}
+	if probeEpoch("0f9e3b2a-1c4d-4e5f-8a9b-0c1d2e3f4a5b") != "0f9e3b2a" {
+		t.Error("probeEpoch does not take the run id's first 8 characters")
 	}
 }

@@ -77,6 +77,11 @@ type entity struct {
 func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	e := &entity{systemID: in.SystemID, opts: in.Options, seen: map[string]bool{}, logger: workflow.GetLogger(ctx)}
 	e.durable = workflow.GetVersion(ctx, changePersistUntilStored, workflow.DefaultVersion, 1) >= 1
+	if e.durable && in.State == nil {
+		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids
+		// apart from the runs of earlier lifetimes already stored.
+		e.st.ProbeEpoch = probeEpoch(workflow.GetInfo(ctx).WorkflowExecution.RunID)
+	}
 	if e.opts.MaxConcurrentProbes <= 0 {
 		e.opts.MaxConcurrentProbes = defaultMaxConcurrentProbes
 	}
@@ -110,7 +115,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 			// A view left behind (its checks went away while no entity ran): clear it, without
 			// trigger events (a tombstone).
 			e.st.Seq++
-			if err := e.persistItem(ctx, PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: workflow.Now(ctx)}); err != nil {
+			if _, err := e.persistItem(ctx, PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: workflow.Now(ctx)}); err != nil {
 				e.logger.Error("clearing the view failed", "systemId", e.systemID, "error", err)
 			}
 		}
@@ -301,7 +306,7 @@ func (e *entity) loadInitial(ctx workflow.Context) error {
 		e.st.View = e.computeView()
 		e.st.Seq++
 		req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: e.st.View, Checks: e.evals()}
-		if err := e.persistItem(ctx, req); err != nil {
+		if _, err := e.persistItem(ctx, req); err != nil {
 			e.logger.Error("persist of the baseline view failed", "systemId", e.systemID, "error", err)
 		}
 	}
@@ -457,7 +462,7 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 			if _, ok := batches[loc]; !ok {
 				order = append(order, loc)
 			}
-			batches[loc] = append(batches[loc], ProbeItem{ResultID: fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq), DueAt: due, Assignment: c.Assignment})
+			batches[loc] = append(batches[loc], ProbeItem{ResultID: e.probeResultID(), DueAt: due, Assignment: c.Assignment})
 			c.InFlight++
 			e.probesInFlight++
 		}
@@ -571,11 +576,59 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 		}
 	}
 	prev := cloneView(e.st.View)
+	saved := e.saveWindows()
+	st := e.applyStep(ctx, prev, it.results)
+	if len(st.runs) == 0 {
+		if len(it.results) == 1 && e.seen[it.results[0].ID] {
+			respond(RunCheckResponse{Run: it.results[0], View: cloneView(e.st.View), Duplicate: true}, nil)
+		} else {
+			respond(RunCheckResponse{}, fmt.Errorf("check is no longer an enabled check of system %q", e.systemID))
+		}
+		return
+	}
+	resp, err := e.persistItem(ctx, st.req)
+	if err != nil {
+		// Not retryable (the store rejected the input): keep the state as applied in memory so
+		// the entity stays consistent with what it evaluated, and say so loudly.
+		e.logger.Error("persist failed; results not stored", "systemId", e.systemID, "runs", len(st.runs), "error", err)
+	} else if e.durable && !resp.Applied {
+		// The step was stored before — by an attempt whose workflow task was lost with a crashed
+		// worker or Temporal host, so its local probes ran again on replay and may have answered
+		// differently. What is stored is what happened: adopt it, so the entity's windows, view,
+		// transitions and events go on from the database's state, not from the second answers.
+		if adopted, changed := adoptStored(it.results, resp.Stored); changed {
+			e.logger.Warn("a probe ran again after a crash and answered differently; adopting the stored runs",
+				"systemId", e.systemID, "seq", st.req.Seq)
+			e.restoreWindows(saved)
+			e.st.Seq--
+			st = e.applyStep(ctx, prev, adopted)
+		}
+	}
+	e.st.View = st.next
+	for _, r := range st.runs {
+		e.markSeen(r.ID)
+	}
+	e.st.Processed++
+	e.afterApply(ctx)
+	e.dispatch(ctx, st.req.Events, st.req.At)
+	respond(RunCheckResponse{Run: st.runs[0], View: cloneView(st.next), Events: st.req.Events}, nil)
+}
+
+// step is one applied item: the new runs, the next view and the write that stores them.
+type step struct {
+	runs []CheckResult
+	next *health.View
+	req  PersistRequest
+}
+
+// applyStep folds results (those not seen before, of enabled checks) into their checks' windows,
+// evaluates, and builds the step's write with the next seq, transition and events.
+func (e *entity) applyStep(ctx workflow.Context, prev *health.View, results []CheckResult) step {
 	var runs []CheckResult
 	var evals []CheckEval
 	var events []Event
 	driver := ""
-	for _, r := range it.results {
+	for _, r := range results {
 		if e.seen[r.ID] {
 			continue
 		}
@@ -603,12 +656,7 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 		events = append(events, checkRunEvents(e.systemID, r)...)
 	}
 	if len(runs) == 0 {
-		if len(it.results) == 1 && e.seen[it.results[0].ID] {
-			respond(RunCheckResponse{Run: it.results[0], View: cloneView(e.st.View), Duplicate: true}, nil)
-		} else {
-			respond(RunCheckResponse{}, fmt.Errorf("check is no longer an enabled check of system %q", e.systemID))
-		}
-		return
+		return step{}
 	}
 	now := workflow.Now(ctx)
 	// Workflow time stands still while a workflow task runs its local activities: never date the
@@ -636,19 +684,57 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 		req.Transition = &Transition{ConfigurationID: driver, From: &from, To: next.Status}
 	}
 	req.Events = append(toEvents(health.DeriveEvents(prev, next, e.systemID, now), ""), events...)
-	if err := e.persistItem(ctx, req); err != nil {
-		// Not retryable (the store rejected the input): keep the state as applied in memory so
-		// the entity stays consistent with what it evaluated, and say so loudly.
-		e.logger.Error("persist failed; results not stored", "systemId", e.systemID, "runs", len(runs), "error", err)
+	return step{runs: runs, next: next, req: req}
+}
+
+// window is what a step changes of a check.
+type window struct {
+	recent    []health.Status
+	lastRunAt *time.Time
+	status    health.Status
+}
+
+// saveWindows remembers every check's window before a step (the step replaces, never mutates,
+// the slices, so a shallow copy is enough).
+func (e *entity) saveWindows() map[string]window {
+	out := make(map[string]window, len(e.st.Checks))
+	for _, c := range e.st.Checks {
+		out[c.ConfigurationID] = window{recent: c.Recent, lastRunAt: c.LastRunAt, status: c.Status}
 	}
-	e.st.View = next
-	for _, r := range runs {
-		e.markSeen(r.ID)
+	return out
+}
+
+// restoreWindows puts the windows back; cadence fields (next due, probes in flight) stay as they
+// are, since probes may have started while the step was being stored.
+func (e *entity) restoreWindows(saved map[string]window) {
+	for i := range e.st.Checks {
+		if w, ok := saved[e.st.Checks[i].ConfigurationID]; ok {
+			e.st.Checks[i].Recent, e.st.Checks[i].LastRunAt, e.st.Checks[i].Status = w.recent, w.lastRunAt, w.status
+		}
 	}
-	e.st.Processed++
-	e.afterApply(ctx)
-	e.dispatch(ctx, req.Events, now)
-	respond(RunCheckResponse{Run: runs[0], View: cloneView(next), Events: req.Events}, nil)
+}
+
+// adoptStored replaces the outcome of each result that is stored differently with the stored one;
+// changed tells whether any differed.
+func adoptStored(results []CheckResult, stored []StoredRun) ([]CheckResult, bool) {
+	if len(stored) == 0 {
+		return results, false
+	}
+	byID := make(map[string]StoredRun, len(stored))
+	for _, s := range stored {
+		byID[s.ID] = s
+	}
+	out := make([]CheckResult, len(results))
+	changed := false
+	for i, r := range results {
+		if s, ok := byID[r.ID]; ok && (s.Status != r.Status || !s.ExecutedAt.Equal(r.ExecutedAt)) {
+			r.Status, r.ExecutedAt, r.LatencyMs = s.Status, s.ExecutedAt, s.LatencyMs
+			r.Message, r.Result = s.Message, nil
+			changed = true
+		}
+		out[i] = r
+	}
+	return out, changed
 }
 
 // processConfigChange reloads the assignments and re-evaluates at once (invariant 8).
@@ -680,7 +766,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 			req.Transition = &Transition{From: &from, To: next.Status}
 		}
 		req.Events = toEvents(health.DeriveEvents(prev, next, e.systemID, now), "")
-		if err := e.persistItem(ctx, req); err != nil {
+		if _, err := e.persistItem(ctx, req); err != nil {
 			e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
 		}
 		e.st.View = next
@@ -691,18 +777,22 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 	e.afterApply(ctx)
 }
 
-func (e *entity) persist(ctx workflow.Context, req PersistRequest) error {
+func (e *entity) persist(ctx workflow.Context, req PersistRequest) (PersistResponse, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, MaximumInterval: 30 * time.Second},
 	})
 	var resp PersistResponse
-	return workflow.ExecuteLocalActivity(lctx, ActivityPersistSystem, req).Get(ctx, &resp)
+	err := workflow.ExecuteLocalActivity(lctx, ActivityPersistSystem, req).Get(ctx, &resp)
+	return resp, err
 }
 
 // dispatchEvery bounds how long hooks (check.completed/failed) may wait in the outbox when no
 // trigger event calls the dispatcher earlier.
 const dispatchEvery = 30 * time.Second
+
+// dispatchHeartbeat is the dispatcher activity's heartbeat timeout.
+const dispatchHeartbeat = 10 * time.Second
 
 // dispatch hands the outbox to the consumers in the background; the loop does not wait. Trigger
 // events go out at once; the per-run hooks ride along with them or go out at least every
@@ -729,7 +819,10 @@ func (e *entity) dispatch(ctx workflow.Context, events []Event, now time.Time) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout: time.Minute,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+			// A dispatcher lost with a crashed worker is retried after 10 s, not a minute (the
+			// events wait meanwhile, and so does a continue-as-new).
+			HeartbeatTimeout: dispatchHeartbeat,
+			RetryPolicy:      &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 		})
 		for {
 			e.dispatchAgain = false

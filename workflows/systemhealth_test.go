@@ -35,7 +35,9 @@ type fake struct {
 	dispatch  int
 	// persistErr, when set, decides the outcome of each write before it is recorded.
 	persistErr func(req PersistRequest) error
-	attempts   int
+	// persistHook, when it returns true, answers a write instead of the fake's store.
+	persistHook func(req PersistRequest) (PersistResponse, bool)
+	attempts    int
 }
 
 func newFake(checks ...LoadedCheck) *fake {
@@ -75,6 +77,11 @@ func (f *fake) persist(_ context.Context, req PersistRequest) (PersistResponse, 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.attempts++
+	if f.persistHook != nil {
+		if resp, ok := f.persistHook(req); ok {
+			return resp, nil
+		}
+	}
 	if f.persistErr != nil {
 		if err := f.persistErr(req); err != nil {
 			return PersistResponse{}, err

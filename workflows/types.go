@@ -138,6 +138,18 @@ type PersistRequest struct {
 // PersistResponse tells whether the write happened (false: it had happened before).
 type PersistResponse struct {
 	Applied bool `json:"applied"`
+	// Stored are the runs as stored when the write had happened before (Applied false): a probe
+	// that ran again after a crash may have answered differently, and the entity adopts these.
+	Stored []StoredRun `json:"stored,omitempty"`
+}
+
+// StoredRun is a run's outcome as PostgreSQL holds it.
+type StoredRun struct {
+	ID         string        `json:"id"`
+	Status     health.Status `json:"status"`
+	ExecutedAt time.Time     `json:"executedAt"`
+	LatencyMs  *int          `json:"latencyMs,omitempty"`
+	Message    string        `json:"message,omitempty"`
 }
 
 // DispatchRequest asks the dispatcher to hand the system's undelivered outbox events to the
@@ -214,6 +226,8 @@ type EntityState struct {
 	View       *health.View `json:"view"`
 	Seq        int64        `json:"seq"`
 	ProbeSeq   int64        `json:"probeSeq"`
+	// ProbeEpoch tells this lifetime's probe run ids from earlier ones (see probeResultID).
+	ProbeEpoch string `json:"probeEpoch,omitempty"`
 	// Seen are the most recent processed result ids, oldest first (bounded).
 	Seen []string `json:"seen"`
 	// Pending are received but unprocessed results (carried across continue-as-new).
