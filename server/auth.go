@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -79,7 +80,10 @@ func (s *Server) authenticate(c echo.Context) (*principal, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
 		return nil, unauthorized(c, "the Authorization header must be \"Bearer <token>\"")
 	}
-	t, err := s.store.AuthenticateToken(c.Request().Context(), strings.TrimSpace(token), s.now())
+	// Bounded like any request, also on routes that set their own (longer) deadline.
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.timeouts.Request)
+	defer cancel()
+	t, err := s.store.AuthenticateToken(ctx, strings.TrimSpace(token), s.now())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, unauthorized(c, "the token is unknown or revoked")
 	}

@@ -3,19 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
-	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/store"
-	"github.com/checkflow/checkflow/workflows"
 )
 
 // ---- assignments -----------------------------------------------------------------------------
@@ -274,103 +268,4 @@ func (s *Server) putRetention(c echo.Context) error {
 	}
 	// Retention is applied by the platform retention job, not the entity; nothing to signal.
 	return c.JSON(http.StatusOK, retentionDTO{RetentionConfig: rc})
-}
-
-// ---- run now ---------------------------------------------------------------------------------
-
-type runBody struct {
-	// Force runs a paused check too.
-	Force *bool `json:"force"`
-}
-
-// runResponse is the run-check update's answer.
-type runResponse struct {
-	Run       workflows.CheckResult `json:"run"`
-	View      *health.View          `json:"view"`
-	Events    []workflows.Event     `json:"events"`
-	Duplicate bool                  `json:"duplicate"`
-}
-
-// maxIdempotencyKey bounds the Idempotency-Key header (it becomes part of the run id).
-const maxIdempotencyKey = 200
-
-func validIdempotencyKey(k string) bool {
-	if k == "" || len(k) > maxIdempotencyKey || !utf8.ValidString(k) {
-		return false
-	}
-	for _, r := range k {
-		if r < 0x21 || r == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// runCheck runs a check now through the system's entity (Update-with-Start); the
-// Idempotency-Key header is the update id, so a repeated request returns the same run.
-func (s *Server) runCheck(c echo.Context) error {
-	systemID, checkID, err := assignmentParams(c)
-	if err != nil {
-		return err
-	}
-	key := c.Request().Header.Get("Idempotency-Key")
-	if key == "" {
-		key = uuid.NewString()
-	} else if !validIdempotencyKey(key) {
-		return invalidField("Idempotency-Key", fmt.Sprintf("must be 1 to %d visible ASCII characters", maxIdempotencyKey))
-	}
-	var b runBody
-	if _, err := decodeJSON(c, &b, true); err != nil {
-		return err
-	}
-	force := b.Force != nil && *b.Force
-	ctx := c.Request().Context()
-	a, err := s.store.GetAssignment(ctx, systemID, checkID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFoundProblem(fmt.Sprintf("check %s is not assigned to system %s", checkID, systemID))
-	}
-	if err != nil {
-		return err
-	}
-	if !a.Enabled {
-		return conflictProblem(fmt.Sprintf("check %s is disabled for system %s; enable the assignment to run it", checkID, systemID))
-	}
-	cfg, err := s.store.GetConfiguration(ctx, a.ConfigurationID)
-	if err != nil {
-		return err
-	}
-	if cfg.Paused && !force {
-		return conflictProblem(fmt.Sprintf("check %s is paused; send {\"force\": true} to run it anyway", checkID))
-	}
-	if s.entities == nil {
-		return newProblem(http.StatusServiceUnavailable, ProblemUnavailable, "no Temporal client is configured")
-	}
-	c.Response().Header().Set("Idempotency-Key", key)
-	resp, err := s.runWithAdmission(ctx, systemID, key, workflows.RunCheckRequest{ConfigurationID: a.ConfigurationID, Force: force})
-	if err != nil {
-		return err
-	}
-	if resp.Events == nil {
-		resp.Events = []workflows.Event{}
-	}
-	return c.JSON(http.StatusOK, runResponse{Run: resp.Run, View: resp.View, Events: resp.Events, Duplicate: resp.Duplicate})
-}
-
-// runWithAdmission runs the check through the entity. The entity itself applies a pending
-// configuration change before it decides that a check is unknown, so a run right after an
-// assignment is admitted; its typed rejections become 409s.
-func (s *Server) runWithAdmission(ctx context.Context, systemID, key string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error) {
-	resp, err := s.entities.RunCheck(ctx, systemID, key, req)
-	if err == nil {
-		return resp, nil
-	}
-	if ctx.Err() != nil {
-		return resp, ctx.Err()
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && (app.Type() == workflows.ErrTypeCheckNotEnabled || app.Type() == workflows.ErrTypeCheckPaused) {
-		return resp, conflictProblem(fmt.Sprintf("the health entity of system %s did not accept the run: %s", systemID, app.Message()))
-	}
-	s.log.Warn("run-now failed", "systemId", systemID, "configurationId", req.ConfigurationID, "err", err)
-	return resp, newProblem(http.StatusServiceUnavailable, ProblemUnavailable, "the health entity could not run the check; try again")
 }

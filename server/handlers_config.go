@@ -192,6 +192,9 @@ func (s *Server) listCollectors(c echo.Context) error {
 	if err := newQuery(c).finish(); err != nil {
 		return err
 	}
+	if _, ok := s.checks.Strategy(id); !ok {
+		return notFoundProblem(fmt.Sprintf("unknown strategy %q (GET /api/v1/strategies lists them)", id))
+	}
 	return c.JSON(http.StatusOK, collectorList{Collectors: s.checks.Collectors(id)})
 }
 
@@ -554,7 +557,10 @@ func (s *Server) unknownConfigKeys(strategyID string, config json.RawMessage, co
 	if st, ok := s.checks.Strategy(strategyID); ok {
 		info := st.Info()
 		if len(config) > 0 {
-			fe = append(fe, unknownKeys(info.ConfigSchema, config, "config")...)
+			for _, f := range unknownKeys(info.ConfigSchema, config, "config") {
+				f.Message += collectorFieldHint(info.Collectors, strings.TrimPrefix(f.Field, "config."))
+				fe = append(fe, f)
+			}
 		}
 		byID := map[string]json.RawMessage{}
 		for _, ci := range info.Collectors {
@@ -569,6 +575,25 @@ func (s *Server) unknownConfigKeys(strategyID string, config json.RawMessage, co
 		}
 	}
 	return fe
+}
+
+// collectorFieldHint points a strategy-config key that belongs to a collector's config (the
+// url of an HTTP check) to where it goes: "; url belongs in collectors[].config.url (the
+// \"request\" collector), e.g. …". It is "" for any other key.
+func collectorFieldHint(collectors []checks.CollectorInfo, key string) string {
+	for _, ci := range collectors {
+		var sch struct {
+			Properties map[string]json.RawMessage `json:"properties"`
+		}
+		if json.Unmarshal(ci.ConfigSchema, &sch) != nil {
+			continue
+		}
+		if _, ok := sch.Properties[key]; ok {
+			return fmt.Sprintf(`; %s belongs in collectors[].config.%s (the %q collector), e.g. "collectors": [{"collectorId": %q, "config": {%q: …}}]`,
+				key, key, ci.ID, ci.ID, key)
+		}
+	}
+	return ""
 }
 
 func unknownKeys(schemaRaw, value json.RawMessage, prefix string) []FieldError {

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -143,42 +144,76 @@ func (s *Server) aggregatedHistory(c echo.Context) error {
 
 // ---- health ----------------------------------------------------------------------------------
 
-// systemHealthDTO is getSystemHealthStatus plus the view's counts: the entity-written state
-// (a paused check counts as healthy in the entity's aggregate, a checkflow choice); a system
-// with enabled checks and no state yet is the baseline {healthy, N, N}.
-type systemHealthDTO struct {
-	health.SystemHealthStatus
-	HealthyChecks int `json:"healthyChecks"`
-	TotalChecks   int `json:"totalChecks"`
+// checkHealthDTO is one enabled check of getSystemHealthStatus: its stored evaluation, whether
+// its configuration is paused (not probed; it counts as healthy in the system's aggregate until
+// resumed) and whether no run backs its status yet.
+type checkHealthDTO struct {
+	health.CheckStatus
+	Paused    bool `json:"paused"`
+	NoDataYet bool `json:"noDataYet"`
 }
 
-// systemHealth reads the health of systems with three set-based queries whatever their number.
+// systemHealthDTO is getSystemHealthStatus plus the view's counts: the entity-written state
+// (a paused check counts as healthy in the entity's aggregate, a checkflow choice); a system
+// with enabled checks and no state yet is the baseline {healthy, N, N}. NoDataYet says that no
+// enabled check has a run yet (also true without enabled checks): the status is then the
+// reference's default, not a measurement.
+type systemHealthDTO struct {
+	Status        health.Status    `json:"status"`
+	EvaluatedAt   time.Time        `json:"evaluatedAt"`
+	CheckStatuses []checkHealthDTO `json:"checkStatuses"`
+	HealthyChecks int              `json:"healthyChecks"`
+	TotalChecks   int              `json:"totalChecks"`
+	NoDataYet     bool             `json:"noDataYet"`
+}
+
+// systemHealth reads the health of systems with two set-based queries whatever their number.
 func (s *Server) systemHealth(c echo.Context, ids []string) (map[string]systemHealthDTO, error) {
-	ctx := c.Request().Context()
 	now := s.now().UTC()
-	statuses, err := s.store.SystemHealth(ctx, ids, now)
-	if err != nil {
-		return nil, err
-	}
-	views, err := s.store.GetViews(ctx, ids)
+	reads, err := s.store.ReadHealth(c.Request().Context(), ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]systemHealthDTO, len(ids))
 	for _, id := range ids {
-		st := statuses[id]
-		if st.CheckStatuses == nil {
-			st.CheckStatuses = []health.CheckStatus{}
+		hr := reads[id]
+		cs := make([]health.CheckStatus, len(hr.Checks))
+		dto := systemHealthDTO{CheckStatuses: make([]checkHealthDTO, len(hr.Checks)), NoDataYet: true}
+		for i, cr := range hr.Checks {
+			cs[i] = cr.CheckStatus
+			dto.CheckStatuses[i] = checkHealthDTO{CheckStatus: cr.CheckStatus, Paused: cr.Paused, NoDataYet: cr.RunsConsidered == 0}
+			if cr.RunsConsidered > 0 {
+				dto.NoDataYet = false
+			}
 		}
-		dto := systemHealthDTO{SystemHealthStatus: st}
-		if v, ok := views[id]; ok {
+		st := health.NewSystemHealthStatus(cs, now)
+		dto.Status, dto.EvaluatedAt = st.Status, st.EvaluatedAt
+		if v := hr.View; v != nil {
 			dto.Status, dto.HealthyChecks, dto.TotalChecks = v.Status, v.HealthyChecks, v.TotalChecks
-		} else if b := health.BaselineView(len(st.CheckStatuses)); b != nil {
+		} else if b := health.BaselineView(len(cs)); b != nil {
 			dto.Status, dto.HealthyChecks, dto.TotalChecks = b.Status, b.HealthyChecks, b.TotalChecks
 		}
 		out[id] = dto
 	}
 	return out, nil
+}
+
+// splitKnown separates the requested ids into existing systems and unknown ids (both in
+// request order).
+func (s *Server) splitKnown(c echo.Context, ids []string) (known, unknown []string, err error) {
+	exists, err := s.store.ExistingSystems(c.Request().Context(), ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	known, unknown = []string{}, []string{}
+	for _, id := range ids {
+		if exists[id] {
+			known = append(known, id)
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	return known, unknown, nil
 }
 
 func (s *Server) getHealth(c echo.Context) error {
@@ -226,12 +261,16 @@ func bulkIDs(b bulkBody) ([]string, error) {
 	return ids, nil
 }
 
+// bulkHealthDTO answers getBulkSystemHealthStatus: the health of every requested system that
+// exists, and the ids that are no system in unknown (the reference reported them healthy).
 type bulkHealthDTO struct {
 	Statuses map[string]systemHealthDTO `json:"statuses"`
+	Unknown  []string                   `json:"unknown"`
 }
 
-// bulkHealth answers getBulkSystemHealthStatus: every requested id is in the answer (an
-// unknown system has no enabled checks: healthy with no checks, as in the reference).
+// bulkHealth answers getBulkSystemHealthStatus: existing systems in statuses (like GET
+// /systems/{id}/health), unknown ids listed in unknown (GET /systems/{id}/health is a 404 for
+// them).
 func (s *Server) bulkHealth(c echo.Context) error {
 	var b bulkBody
 	if _, err := decodeJSON(c, &b, false); err != nil {
@@ -244,11 +283,15 @@ func (s *Server) bulkHealth(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.systemHealth(c, ids)
+	known, unknown, err := s.splitKnown(c, ids)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, bulkHealthDTO{Statuses: out})
+	out, err := s.systemHealth(c, known)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, bulkHealthDTO{Statuses: out, Unknown: unknown})
 }
 
 type overviewCheckDTO struct {
@@ -308,9 +351,17 @@ func (s *Server) getOverview(c echo.Context) error {
 
 // ---- health state (§6) ----------------------------------------------------------------------
 
+// healthStateDTO is §6's health state plus noDataYet: no run is recorded yet (of the check
+// when the state is scoped to one), so the status is the reference's default, not a
+// measurement.
+type healthStateDTO struct {
+	health.HealthState
+	NoDataYet bool `json:"noDataYet"`
+}
+
 // healthStates assembles §6 for systems at one shared now. checkflow has no maintenance
 // windows yet, so inMaintenance is false (the reference's fail-open value).
-func (s *Server) healthStates(c echo.Context, ids []string, configurationID string, window int) (map[string]health.HealthState, error) {
+func (s *Server) healthStates(c echo.Context, ids []string, configurationID string, window int) (map[string]healthStateDTO, error) {
 	now := s.now().UTC()
 	inputs, err := s.store.HealthStateInputs(c.Request().Context(), store.HealthStateQuery{
 		SystemIDs: ids, ConfigurationID: configurationID, Now: now, TransitionWindowMinutes: window,
@@ -318,10 +369,10 @@ func (s *Server) healthStates(c echo.Context, ids []string, configurationID stri
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]health.HealthState, len(inputs))
+	out := make(map[string]healthStateDTO, len(inputs))
 	for id, in := range inputs {
 		in.InMaintenance = false
-		out[id] = health.NewHealthState(in)
+		out[id] = healthStateDTO{HealthState: health.NewHealthState(in), NoDataYet: in.LastRunAt == nil}
 	}
 	return out, nil
 }
@@ -350,8 +401,11 @@ func (s *Server) getHealthState(c echo.Context) error {
 	return c.JSON(http.StatusOK, states[id])
 }
 
+// bulkHealthStateDTO answers getBulkHealthState: the states of the requested systems that
+// exist, and the ids that are no system in unknown.
 type bulkHealthStateDTO struct {
-	States map[string]health.HealthState `json:"states"`
+	States  map[string]healthStateDTO `json:"states"`
+	Unknown []string                  `json:"unknown"`
 }
 
 func (s *Server) bulkHealthState(c echo.Context) error {
@@ -370,11 +424,15 @@ func (s *Server) bulkHealthState(c echo.Context) error {
 			return invalidField("transitionWindowMinutes", "must be an integer between 1 and 525600")
 		}
 	}
-	states, err := s.healthStates(c, ids, "", window)
+	known, unknown, err := s.splitKnown(c, ids)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, bulkHealthStateDTO{States: states})
+	states, err := s.healthStates(c, known, "", window)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, bulkHealthStateDTO{States: states, Unknown: unknown})
 }
 
 // ---- transitions and events ------------------------------------------------------------------

@@ -32,6 +32,14 @@ type fakeEntities struct {
 	changed []string
 	runs    []string
 	fail    bool
+	// persist, when set, stores each run like the entity does (so that a repeated request
+	// finds it in PostgreSQL).
+	persist *store.Store
+	seq     int64
+	// entered, when set, receives the update id of each run as it reaches the entity; gate,
+	// when set, holds every run until it is closed.
+	entered chan string
+	gate    chan struct{}
 }
 
 func (f *fakeEntities) ConfigChanged(_ context.Context, systemID string) error {
@@ -44,16 +52,43 @@ func (f *fakeEntities) ConfigChanged(_ context.Context, systemID string) error {
 	return nil
 }
 
-func (f *fakeEntities) RunCheck(_ context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error) {
+func (f *fakeEntities) RunCheck(ctx context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error) {
+	if f.entered != nil {
+		f.entered <- updateID
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return workflows.RunCheckResponse{}, ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.runs = append(f.runs, systemID+"/"+req.ConfigurationID+"/"+updateID)
 	lat := 12
-	return workflows.RunCheckResponse{
+	resp := workflows.RunCheckResponse{
 		Run: workflows.CheckResult{ID: store.RunNowRunID(systemID, updateID), ConfigurationID: req.ConfigurationID,
-			Status: health.Healthy, LatencyMs: &lat, Message: "Completed in 12ms", Result: json.RawMessage(`{"status":"healthy"}`), ExecutedAt: t0},
+			Status: health.Healthy, LatencyMs: &lat, Message: "Completed in 12ms", Result: json.RawMessage(`{"status":"healthy","message":"Completed in 12ms"}`), ExecutedAt: t0},
 		View: &health.View{Status: health.Healthy, HealthyChecks: 1, TotalChecks: 1},
-	}, nil
+	}
+	if f.persist != nil {
+		f.seq++
+		r := resp.Run
+		if _, err := f.persist.Persist(ctx, store.PersistInput{SystemID: systemID, Seq: f.seq, At: t0, View: resp.View,
+			Runs:   []store.RunRecord{{ID: r.ID, ConfigurationID: r.ConfigurationID, Status: r.Status, LatencyMs: r.LatencyMs, Result: r.Result, Timestamp: r.ExecutedAt}},
+			Checks: []store.CheckState{{ConfigurationID: r.ConfigurationID, Status: r.Status, RunsConsidered: 1}},
+		}); err != nil {
+			return workflows.RunCheckResponse{}, err
+		}
+	}
+	return resp, nil
+}
+
+func (f *fakeEntities) runCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.runs)
 }
 
 func (f *fakeEntities) signalled() []string {

@@ -62,7 +62,7 @@ func componentSchemas() schema {
 		}
 		return object(req, props)
 	}
-	healthState := object([]string{"status", "inStatusSince", "inStatusForMs", "inMaintenance", "transitionsInWindow", "transitionWindowMinutes", "evaluatedAt"}, schema{
+	healthState := object([]string{"status", "inStatusSince", "inStatusForMs", "inMaintenance", "transitionsInWindow", "transitionWindowMinutes", "evaluatedAt", "noDataYet"}, schema{
 		"status":                  ref("Status"),
 		"inStatusSince":           orNull(dateTime()),
 		"inStatusForMs":           intMin(0),
@@ -75,14 +75,17 @@ func componentSchemas() schema {
 		"transitionsInWindow":     intMin(0),
 		"transitionWindowMinutes": intMin(1),
 		"evaluatedAt":             dateTime(),
+		"noDataYet":               describe(boolean(), "No run is recorded yet (of the check when configurationId is given): the status is the default, not a measurement."),
 	})
-	systemHealth := object([]string{"status", "evaluatedAt", "checkStatuses", "healthyChecks", "totalChecks"}, schema{
+	systemHealth := object([]string{"status", "evaluatedAt", "checkStatuses", "healthyChecks", "totalChecks", "noDataYet"}, schema{
 		"status":        ref("Status"),
 		"evaluatedAt":   dateTime(),
 		"checkStatuses": arrayOf(ref("CheckStatus")),
 		"healthyChecks": intMin(0),
 		"totalChecks":   intMin(0),
+		"noDataYet":     describe(boolean(), "No enabled check has a run yet (also true without enabled checks): the status is the default, not a measurement."),
 	})
+	unknownIDs := describe(arrayOf(str()), "Requested ids that are no system (absent from the map; GET /systems/{systemId}/health answers 404 for them).")
 	systemIDs := schema{"type": "array", "items": schema{"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": maxBulkSystems}
 	return schema{
 		"Status":     statusEnum,
@@ -209,7 +212,7 @@ func componentSchemas() schema {
 			"run":       ref("CheckResult"),
 			"view":      describe(orNull(ref("View")), "The system's view after the run."),
 			"events":    arrayOf(ref("OutboxEvent")),
-			"duplicate": describe(boolean(), "The run had been processed before (nothing new happened)."),
+			"duplicate": describe(boolean(), "The run had been processed before, or was in flight on this server, when this request came (a repeated Idempotency-Key): the same run and no events; this request caused nothing new."),
 		}),
 
 		"Run": object([]string{"id", "configurationId", "systemId", "status", "timestamp"}, schema{
@@ -227,12 +230,14 @@ func componentSchemas() schema {
 		}),
 		"AggregatedHistory": object([]string{"buckets", "bucketIntervalSeconds"}, schema{"buckets": arrayOf(ref("HistoryPoint")), "bucketIntervalSeconds": integer()}),
 
-		"CheckStatus": object([]string{"configurationId", "configurationName", "status", "runsConsidered"}, schema{
+		"CheckStatus": object([]string{"configurationId", "configurationName", "status", "runsConsidered", "paused", "noDataYet"}, schema{
 			"configurationId": str(), "configurationName": str(), "status": ref("Status"), "runsConsidered": intMin(0), "lastRunAt": dateTime(),
+			"paused":    describe(boolean(), "The check is paused: not probed, and healthy in the system's aggregate until resumed."),
+			"noDataYet": describe(boolean(), "The check has no run yet (runsConsidered 0): its status is the default, not a measurement."),
 		}),
 		"SystemHealth":     systemHealth,
 		"BulkSystems":      object([]string{"systemIds"}, schema{"systemIds": systemIDs}),
-		"BulkSystemHealth": object([]string{"statuses"}, schema{"statuses": mapOf(ref("SystemHealth"))}),
+		"BulkSystemHealth": object([]string{"statuses", "unknown"}, schema{"statuses": describe(mapOf(ref("SystemHealth")), "By system id, the requested systems that exist."), "unknown": unknownIDs}),
 		"RecentRun":        object([]string{"id", "status", "timestamp"}, schema{"id": str(), "status": ref("Status"), "timestamp": dateTime()}),
 		"OverviewCheck": object([]string{"configurationId", "configurationName", "strategyId", "intervalSeconds", "enabled", "paused", "status", "recentRuns"}, schema{
 			"configurationId": str(), "configurationName": str(), "strategyId": str(), "intervalSeconds": integer(),
@@ -246,7 +251,7 @@ func componentSchemas() schema {
 		"BulkHealthStateRequest": object([]string{"systemIds"}, schema{
 			"systemIds": systemIDs, "transitionWindowMinutes": schema{"type": "integer", "minimum": 1, "maximum": 525600, "default": 60},
 		}),
-		"BulkHealthState": object([]string{"states"}, schema{"states": mapOf(ref("HealthState"))}),
+		"BulkHealthState": object([]string{"states", "unknown"}, schema{"states": describe(mapOf(ref("HealthState")), "By system id, the requested systems that exist."), "unknown": unknownIDs}),
 		"Transition": object([]string{"id", "systemId", "fromStatus", "toStatus", "transitionedAt"}, schema{
 			"id": str(), "systemId": str(),
 			"configurationId": describe(str(), "The check whose run caused it; absent for a configuration change."),
@@ -277,7 +282,9 @@ A missing or invalid token where one is needed is a 401; a token without the sco
 
 **Errors** are RFC 9457 ` + "`application/problem+json`" + ` documents; validation errors (422) list every invalid field in ` + "`errors`" + `. Entities managed by GitOps answer 403 "… is managed by GitOps and cannot be modified manually.". Unknown body fields and query parameters are rejected (422, naming them).
 
-**Writes** are committed to PostgreSQL first, then the affected systems' health entities are signalled; a 503 ` + "`urn:checkflow:problem:entity-unreachable`" + ` means the change was saved but an entity could not be told (repeat the request).`
+**Writes** are committed to PostgreSQL first, then the affected systems' health entities are signalled; a 503 ` + "`urn:checkflow:problem:entity-unreachable`" + ` means the change was saved but an entity could not be told (repeat the request).
+
+**Outages.** When PostgreSQL cannot be reached or does not answer within 30 s, every operation that needs it answers 503 ` + "`urn:checkflow:problem:database-unavailable`" + `; when Temporal cannot be reached, writes answer 503 ` + "`entity-unreachable`" + ` after at most 30 s and run-now after at most 15 s. Every 503 carries a ` + "`Retry-After`" + ` header.`
 
 // pathParams lists the {name} parameters of a path template.
 func pathParams(p string) []string {
@@ -308,10 +315,17 @@ func pathParamDoc(name string) string {
 }
 
 func problemResponse(status int) schema {
-	return schema{
+	resp := schema{
 		"description": http.StatusText(status),
 		"content":     schema{problemContentType: schema{"schema": ref("Problem")}},
 	}
+	if status == http.StatusServiceUnavailable {
+		resp["headers"] = schema{"Retry-After": schema{
+			"description": "Seconds to wait before repeating the request.",
+			"schema":      schema{"type": "integer", "minimum": 0},
+		}}
+	}
+	return resp
 }
 
 // operation renders one route as an OpenAPI operation.
@@ -378,6 +392,7 @@ func (r route) operation() schema {
 		codes[http.StatusBadRequest] = true
 		codes[http.StatusUnauthorized] = true
 		codes[http.StatusUnprocessableEntity] = true
+		codes[http.StatusServiceUnavailable] = true // PostgreSQL unavailable (database-unavailable)
 		if r.scope != "" {
 			codes[http.StatusForbidden] = true
 		}

@@ -4,10 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/checkflow/checkflow/internal/checks"
@@ -25,6 +32,8 @@ type Problem struct {
 	Status int          `json:"status"`
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+	// retryAfter, when positive, is sent as the Retry-After header (whole seconds).
+	retryAfter time.Duration
 }
 
 // Error makes a Problem usable as a handler error.
@@ -46,7 +55,64 @@ const (
 	ProblemInternal          = "urn:checkflow:problem:internal"            // 500
 	ProblemEntityUnreachable = "urn:checkflow:problem:entity-unreachable"  // 503
 	ProblemUnavailable       = "urn:checkflow:problem:service-unavailable" // 503
+	// ProblemDatabaseUnavailable: PostgreSQL cannot be reached (refused, reset, shutting down,
+	// out of connections or not answering in time); nothing was done, repeat the request.
+	ProblemDatabaseUnavailable = "urn:checkflow:problem:database-unavailable" // 503
 )
+
+// Retry-After values of the 503 problems: how long a client should wait before repeating.
+const (
+	// databaseRetryAfter follows a database outage (PostgreSQL restarts take seconds).
+	databaseRetryAfter = 5 * time.Second
+	// entityRetryAfter follows an unreachable Temporal or health entity.
+	entityRetryAfter = 5 * time.Second
+)
+
+// unavailable is a 503 problem with a Retry-After header.
+func unavailable(typ, detail string, retryAfter time.Duration) *Problem {
+	p := newProblem(http.StatusServiceUnavailable, typ, detail)
+	p.retryAfter = retryAfter
+	return p
+}
+
+// databaseUnavailable reports whether err means that PostgreSQL could not be reached or used
+// at all — as opposed to a query it answered with an error. It is the one place that
+// classifies connection failures:
+//
+//   - connecting failed (*pgconn.ConnectError: refused, unknown host, authentication, …);
+//   - the network failed (a net.Error, ECONNREFUSED, ECONNRESET, EPIPE, an unexpected EOF of
+//     a connection the server closed);
+//   - the request's database deadline passed (acquiring a pooled connection or waiting for
+//     an answer: context.DeadlineExceeded, pgconn timeouts);
+//   - PostgreSQL refused the work for its own state: SQLSTATE class 08 (connection
+//     exception), class 53 (insufficient resources: too many connections, out of memory or
+//     disk), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting
+//     up or shutting down).
+//
+// A cancelled request (the client went away) is not an outage.
+func databaseUnavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "53") ||
+			pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	if errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.ErrUnexpectedEOF)
+}
 
 func newProblem(status int, typ, detail string) *Problem {
 	return &Problem{Type: typ, Title: http.StatusText(status), Status: status, Detail: detail}
@@ -135,6 +201,11 @@ func toProblem(err error) (*Problem, bool) {
 	if errors.As(err, &ce) {
 		return conflictProblem(ce.Error()), true
 	}
+	if databaseUnavailable(err) {
+		return unavailable(ProblemDatabaseUnavailable,
+			"the database is unavailable or did not answer in time; repeat the request shortly",
+			databaseRetryAfter), true
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		typ := "about:blank"
@@ -163,6 +234,9 @@ func problemHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p, ok := toProblem(err)
+		if ok && p.Type == ProblemDatabaseUnavailable {
+			log.Warn("database unavailable", "method", c.Request().Method, "route", c.Path(), "err", err)
+		}
 		if !ok {
 			if errors.Is(err, context.Canceled) {
 				log.Debug("request cancelled", "method", c.Request().Method, "route", c.Path())
@@ -170,6 +244,13 @@ func problemHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "err", err)
 			}
 			p = newProblem(http.StatusInternalServerError, ProblemInternal, "")
+		}
+		if p.Status == http.StatusServiceUnavailable {
+			retryAfter := p.retryAfter
+			if retryAfter <= 0 {
+				retryAfter = entityRetryAfter
+			}
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
 		}
 		body, _ := json.Marshal(p)
 		if c.Request().Method == http.MethodHead {

@@ -99,12 +99,13 @@ func TestRO4_GetCollectorsOfAStrategy(t *testing.T) {
 	}
 }
 
-// RO-5: an unknown strategy has no collectors (200 with an empty list, not 404).
-func TestRO5_GetCollectorsOfUnknownStrategyIsEmpty(t *testing.T) {
+// RO-5: the reference answers an unknown strategy with an empty collector list (200); checkflow
+// answers 404 (issue 17: an empty list hid a typo in the strategy id).
+func TestRO5_GetCollectorsOfUnknownStrategyIs404(t *testing.T) {
 	t.Parallel()
 	e, api := refClient(t)
 	res := api.WithToken(e.tokens[tokRead]).Do("GET", "/api/v1/strategies/healthcheck-ssh/collectors", nil)
-	if res.Status != 200 || strings.TrimSpace(string(res.Body)) != `{"collectors":[]}` {
+	if p := res.Problem(t); res.Status != 404 || p.Type != ProblemNotFound {
 		t.Fatalf("= %d %s", res.Status, res.Body)
 	}
 }

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/checkflow/checkflow/internal/entityclient"
 )
 
 // route is one endpoint: how it is served (method, path, scope, handler) and how it is
@@ -19,6 +22,9 @@ type route struct {
 	scope   string
 	handler echo.HandlerFunc
 	doc     opDoc
+	// ownDeadline: the handler bounds its work itself (run-now) instead of the request
+	// timeout.
+	ownDeadline bool
 }
 
 // opDoc documents an operation.
@@ -117,8 +123,8 @@ func (s *Server) routeTable() []route {
 		// Strategies.
 		{method: get, path: v1 + "/strategies", auth: true, scope: cfgRead, handler: s.listStrategies, doc: opDoc{id: "getStrategies", tag: "Strategies", summary: "List strategies with their config JSON Schemas",
 			status: 200, response: "StrategyList"}},
-		{method: get, path: v1 + "/strategies/{strategyId}/collectors", auth: true, scope: cfgRead, handler: s.listCollectors, doc: opDoc{id: "getCollectors", tag: "Strategies", summary: "List the collectors of a strategy (empty for an unknown strategy)",
-			status: 200, response: "CollectorList"}},
+		{method: get, path: v1 + "/strategies/{strategyId}/collectors", auth: true, scope: cfgRead, handler: s.listCollectors, doc: opDoc{id: "getCollectors", tag: "Strategies", summary: "List the collectors of a strategy",
+			desc: "404 for an unknown strategy.", status: 200, response: "CollectorList"}},
 
 		// Checks (health check configurations).
 		{method: get, path: v1 + "/checks", auth: true, scope: cfgRead, handler: s.listChecks, doc: opDoc{id: "getConfigurations", tag: "Checks", summary: "List checks",
@@ -148,8 +154,11 @@ func (s *Server) routeTable() []route {
 			status: 200, response: "RetentionEnvelope"}},
 		{method: put, path: v1 + "/systems/{systemId}/checks/{checkId}/retention", auth: true, scope: cfgManage, handler: s.putRetention, doc: opDoc{id: "updateRetentionConfig", tag: "Assignments", summary: "Set or reset an assignment's retention",
 			desc: "raw 1–30, hourly 7–90, daily 30–1095 days; raw < hourly < daily. 403 when the system is managed by GitOps.", body: "RetentionPut", status: 200, response: "RetentionEnvelope"}},
-		{method: post, path: v1 + "/systems/{systemId}/checks/{checkId}/run", auth: true, scope: cfgManage, handler: s.runCheck, doc: opDoc{id: "runCheck", tag: "Assignments", summary: "Run a check now through the system's entity",
-			desc:           "The Idempotency-Key header is the run's update id: repeating a request with the same key returns the same run (a key is generated when absent and echoed in the response header). 404 when the check is not assigned; 409 when the assignment is disabled or the check paused (unless force).",
+		{method: post, path: v1 + "/systems/{systemId}/checks/{checkId}/run", auth: true, scope: cfgManage, handler: s.runCheck, ownDeadline: true, doc: opDoc{id: "runCheck", tag: "Assignments", summary: "Run a check now through the system's entity",
+			desc: "The Idempotency-Key header is the run's update id: repeating a request with the same key returns the same run with `duplicate: true` (a key is generated when absent and echoed in the response header; a key already used for another check of the system is a 409). " +
+				"404 when the check is not assigned; 409 when the assignment is disabled or the check paused (unless force). " +
+				fmt.Sprintf("503 `urn:checkflow:problem:entity-unreachable` (with Retry-After) when Temporal does not accept the run within %v (Temporal unreachable, no worker) or the run does not complete within %v + the check's timeout + %v; repeat the request with the same key.",
+					entityclient.DefaultAdmissionTimeout, entityclient.DefaultAdmissionTimeout, DefaultRunMargin),
 			idempotencyKey: true, body: "RunRequest", bodyOptional: true, status: 200, response: "RunResult", errors: []int{409, 503}}},
 
 		// History.

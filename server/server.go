@@ -69,6 +69,46 @@ func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
 }
 
+// Deadlines of the API's work. A request that runs out of time is answered with a 503
+// problem (database-unavailable for the database, entity-unreachable for Temporal) and a
+// Retry-After header instead of hanging.
+const (
+	// DefaultRequestTimeout bounds every request but run-now: PostgreSQL must answer (a pooled
+	// connection acquired or a new one opened, the queries run) within it.
+	DefaultRequestTimeout = 30 * time.Second
+	// DefaultNotifyTimeout bounds the signals a write sends after it committed (all affected
+	// systems together; each signal also gets at most notifySignalTimeout).
+	DefaultNotifyTimeout = 30 * time.Second
+	// notifySignalTimeout bounds one config-changed signal.
+	notifySignalTimeout = 10 * time.Second
+)
+
+// Timeouts are the deadlines of the API's work; zero values take the defaults.
+type Timeouts struct {
+	// Request bounds every request but run-now (default DefaultRequestTimeout).
+	Request time.Duration
+	// Notify bounds the entity signals after a committed write (default DefaultNotifyTimeout).
+	Notify time.Duration
+	// RunMargin is added to the admission timeout and the check's own timeout to bound a whole
+	// run-now (default DefaultRunMargin; see runDeadline).
+	RunMargin time.Duration
+}
+
+// WithTimeouts overrides the API's deadlines (tests use short ones).
+func WithTimeouts(t Timeouts) Option {
+	return func(s *Server) {
+		if t.Request > 0 {
+			s.timeouts.Request = t.Request
+		}
+		if t.Notify > 0 {
+			s.timeouts.Notify = t.Notify
+		}
+		if t.RunMargin > 0 {
+			s.timeouts.RunMargin = t.RunMargin
+		}
+	}
+}
+
 // Server is the HTTP API.
 type Server struct {
 	cfg          Config
@@ -81,6 +121,8 @@ type Server struct {
 	entities     Entities
 	publicStatus bool
 	now          func() time.Time
+	timeouts     Timeouts
+	runGate      *runGate
 	routes       []route
 	openapi      []byte
 }
@@ -106,6 +148,8 @@ func New(cfg Config, opts ...Option) *Server {
 		entities:     cfg.Entities,
 		publicStatus: true,
 		now:          time.Now,
+		timeouts:     Timeouts{Request: DefaultRequestTimeout, Notify: DefaultNotifyTimeout, RunMargin: DefaultRunMargin},
+		runGate:      newRunGate(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -123,6 +167,9 @@ func New(cfg Config, opts ...Option) *Server {
 		h := r.handler
 		if r.auth {
 			h = s.requireScope(r.scope)(h)
+		}
+		if !r.ownDeadline {
+			h = s.withDeadline(s.timeouts.Request)(h)
 		}
 		e.Add(r.method, echoPath(r.path), h)
 	}
@@ -175,6 +222,19 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// withDeadline bounds a request (authentication included): work still waiting for PostgreSQL
+// when it passes fails with context.DeadlineExceeded, answered as database-unavailable.
+func (s *Server) withDeadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}
+
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -217,16 +277,21 @@ func (s *Server) openAPI(c echo.Context) error {
 }
 
 // notify signals the entities of the given systems after a committed configuration write
-// (a few at a time). Every system is tried; a failure is a 503 saying the change was saved
-// (repeating the idempotent request signals again).
+// (a few at a time). Every system is tried within the notify deadline (each signal within
+// notifySignalTimeout; Temporal being down makes the client retry until then); a failure is a
+// 503 entity-unreachable saying the change was saved (repeating the idempotent request signals
+// again).
 func (s *Server) notify(ctx context.Context, systemIDs ...string) error {
 	if len(systemIDs) == 0 {
 		return nil
 	}
 	if s.entities == nil {
-		return newProblem(http.StatusServiceUnavailable, ProblemEntityUnreachable, "the change was saved, but no Temporal client is configured to notify the systems' health entities")
+		return unavailable(ProblemEntityUnreachable, "the change was saved, but no Temporal client is configured to notify the systems' health entities", entityRetryAfter)
 	}
-	ctx = context.WithoutCancel(ctx) // the write is committed: finish telling the entities
+	// The write is committed: finish telling the entities even if the client went away, but
+	// never for longer than the notify deadline.
+	ctx, cancelAll := context.WithTimeout(context.WithoutCancel(ctx), s.timeouts.Notify)
+	defer cancelAll()
 	var mu sync.Mutex
 	var failed []string
 	sem := make(chan struct{}, notifyParallelism)
@@ -236,7 +301,7 @@ func (s *Server) notify(ctx context.Context, systemIDs ...string) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			sctx, cancel := context.WithTimeout(ctx, notifySignalTimeout)
 			defer cancel()
 			if err := s.entities.ConfigChanged(sctx, id); err != nil {
 				s.log.Error("notify entity after a configuration change", "systemId", id, "err", err)
@@ -249,8 +314,8 @@ func (s *Server) notify(ctx context.Context, systemIDs ...string) error {
 	wg.Wait()
 	if len(failed) > 0 {
 		sort.Strings(failed)
-		return newProblem(http.StatusServiceUnavailable, ProblemEntityUnreachable, fmt.Sprintf(
-			"the change was saved, but the health entity of %s could not be notified; repeat the request to retry", strings.Join(failed, ", ")))
+		return unavailable(ProblemEntityUnreachable, fmt.Sprintf(
+			"the change was saved, but the health entity of %s could not be notified; repeat the request to retry", strings.Join(failed, ", ")), entityRetryAfter)
 	}
 	return nil
 }

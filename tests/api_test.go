@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -43,6 +44,7 @@ type apiRun struct {
 	View *struct {
 		Status string `json:"status"`
 	} `json:"view"`
+	Duplicate bool `json:"duplicate"`
 }
 
 func expectStatus(t *testing.T, res *apitest.Response, status int) *apitest.Response {
@@ -179,6 +181,9 @@ func TestAPIEndToEnd(t *testing.T) {
 	if first.Run.ID != wantID || second.Run.ID != wantID || !first.Run.ExecutedAt.Equal(second.Run.ExecutedAt) || first.Run.Status != "unhealthy" || first.View == nil {
 		t.Fatalf("runs: %+v / %+v", first, second)
 	}
+	if first.Duplicate || !second.Duplicate {
+		t.Fatalf("duplicate: %v then %v, want false then true", first.Duplicate, second.Duplicate)
+	}
 	if n := a.count(t, `SELECT count(*) FROM health_check_runs WHERE id = $1`, wantID); n != 1 {
 		t.Fatalf("%d runs stored for one Idempotency-Key", n)
 	}
@@ -193,7 +198,7 @@ func TestAPIEndToEnd(t *testing.T) {
 		{"GET", "/api/v1/systems/" + sys + "/health/overview", nil},
 		{"GET", "/api/v1/systems/" + sys + "/health-state?transitionWindowMinutes=30", nil},
 		{"GET", "/api/v1/systems/" + sys + "/health-state?configurationId=" + checkIDs[1], nil},
-		{"POST", "/api/v1/health:bulk", map[string]any{"systemIds": []string{sys, "unknown-system"}}},
+
 		{"POST", "/api/v1/health-state:bulk", map[string]any{"systemIds": []string{sys}}},
 		{"GET", "/api/v1/systems/" + sys + "/checks/" + checkIDs[0] + "/aggregated-history?targetPoints=10&startDate=" + from + "&endDate=" + to, nil},
 		{"GET", "/api/v1/systems/" + sys + "/checks/" + checkIDs[0] + "/aggregated-history?detailed=true&startDate=" + from + "&endDate=" + to, nil},
@@ -203,6 +208,15 @@ func TestAPIEndToEnd(t *testing.T) {
 		{"GET", "/api/v1/strategies", nil},
 	} {
 		expectStatus(t, api.Do(r.method, r.path, r.body), 200)
+	}
+	// Bulk health: the system in statuses, an id that is no system in unknown.
+	var bulk struct {
+		Statuses map[string]apiHealth `json:"statuses"`
+		Unknown  []string             `json:"unknown"`
+	}
+	expectStatus(t, a.anon.Do("POST", "/api/v1/health:bulk", map[string]any{"systemIds": []string{sys, "unknown-system"}}), 200).Decode(t, &bulk)
+	if got, ok := bulk.Statuses[sys]; !ok || got.Status != "unhealthy" || len(bulk.Statuses) != 1 || fmt.Sprint(bulk.Unknown) != "[unknown-system]" {
+		t.Errorf("bulk health = %+v", bulk)
 	}
 	var hs struct {
 		Status              string `json:"status"`
@@ -268,5 +282,51 @@ func TestAPIRunRightAfterAssigning(t *testing.T) {
 	res := api.Do("POST", "/api/v1/systems/"+sys+"/checks/00000000-0000-0000-0000-000000000000/run", nil)
 	if res.Status != 404 {
 		t.Fatalf("unknown check: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestAPIRunNowStartsTheEntity (issue 17, defect 6): run-now of a system whose entity is not
+// running starts it with Update-with-Start and answers the run. The new entity loads its state
+// before it registers its update handler, so the first attempt can be rejected as "unknown
+// update run-check"; the entity client sends it again instead of answering 503. Concurrent
+// identical requests on the cold entity get the same run, one of them as the original.
+func TestAPIRunNowStartsTheEntity(t *testing.T) {
+	t.Parallel()
+	a := newAPIStack(t)
+	tg := newTarget(t)
+	sys := apiSystemID(t, "cold")
+	if _, err := a.store.CreateSystem(context.Background(), store.SystemInput{ID: sys, Name: "Cold"}); err != nil {
+		t.Fatal(err)
+	}
+	// Assigned through the store: nothing signals (or starts) the entity.
+	check := a.httpCheck(t, sys, "cold check", tg.srv.URL, 3600, nil)
+	type answer struct {
+		status int
+		run    apiRun
+	}
+	answers := make(chan answer, 3)
+	for range 3 {
+		go func() {
+			res := a.admin.Do("POST", "/api/v1/systems/"+sys+"/checks/"+check+"/run", nil, "Idempotency-Key", "cold-start")
+			var out apiRun
+			_ = json.Unmarshal(res.Body, &out) // a non-200 answer fails below
+			answers <- answer{res.Status, out}
+		}()
+	}
+	originals := 0
+	for range 3 {
+		got := <-answers
+		if got.status != 200 || got.run.Run.ID != sys+":run:cold-start" || got.run.Run.Status != "healthy" {
+			t.Fatalf("run-now on a cold entity = %d %+v", got.status, got.run)
+		}
+		if !got.run.Duplicate {
+			originals++
+		}
+	}
+	if originals != 1 {
+		t.Errorf("%d answers say duplicate false, want 1", originals)
+	}
+	if n := a.count(t, `SELECT count(*) FROM health_check_runs WHERE id = $1`, sys+":run:cold-start"); n != 1 {
+		t.Fatalf("%d runs stored", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -201,6 +202,51 @@ func (r *Registry) Collectors(strategyID string) []CollectorInfo {
 	return out
 }
 
+// requiredCollector is the collector a check of strategy s must use at least once, or nil.
+// The connect step of http, dns, ping and script probes nothing by itself (only their
+// collectors send the request, the query, the echo or run the script): without one of these
+// collectors such a check would check nothing and always be healthy ("Completed in 0ms").
+// Strategies whose connect step probes (tcp connects, tls handshakes, postgres, redis and grpc
+// log in or call) need no collector.
+func (s *strategyDef) requiredCollector() *collectorDef {
+	var id string
+	switch s.id {
+	case "http":
+		id = "request"
+	case "dns":
+		id = "lookup"
+	case "ping":
+		id = "ping"
+	case "script":
+		id = "execute"
+	default:
+		return nil
+	}
+	for _, c := range s.collectors {
+		if c.id == id {
+			return c
+		}
+	}
+	return nil
+}
+
+// missingCollectorMessage explains which collector a check of s needs and where its required
+// config goes, e.g. for http: the "request" collector with config.url.
+func missingCollectorMessage(s *strategyDef, c *collectorDef) string {
+	var required, keys []string
+	for _, p := range c.config.Props {
+		if p.Required {
+			required = append(required, "config."+p.Name)
+			keys = append(keys, fmt.Sprintf("%q: …", p.Name))
+		}
+	}
+	msg := fmt.Sprintf("the %s strategy checks nothing without a %q collector: add at least one", s.id, c.id)
+	if len(required) > 0 {
+		msg += fmt.Sprintf(" with %s, e.g. [{\"collectorId\": %q, \"config\": {%s}}]", strings.Join(required, " and "), c.id, strings.Join(keys, ", "))
+	}
+	return msg
+}
+
 // collectorFor resolves a collector id (short or qualified) that must belong to strategy s.
 func (r *Registry) collectorFor(s *strategyDef, id string) (*collectorDef, bool) {
 	c, ok := r.collectors[id]
@@ -224,6 +270,12 @@ func (r *Registry) Validate(strategyID string, config json.RawMessage, collector
 		errs.add("config", "%s", err.Error())
 	} else {
 		s.config.validateObject("config", obj, &errs)
+	}
+	if rc := s.requiredCollector(); rc != nil && !slices.ContainsFunc(collectors, func(e CollectorEntry) bool {
+		c, ok := r.collectorFor(s, e.CollectorID)
+		return ok && c == rc
+	}) {
+		errs.add("collectors", "%s", missingCollectorMessage(s, rc))
 	}
 	seenIDs := map[string]int{}
 	seenCollectors := map[*collectorDef]int{}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -23,7 +25,25 @@ type Client struct {
 	TaskQueue string
 	// Options are passed to entities this client starts.
 	Options workflows.EntityOptions
+	// AdmissionTimeout bounds how long RunCheck waits for Temporal to accept a run (the update
+	// admitted and its validator run by the entity's worker); default DefaultAdmissionTimeout.
+	AdmissionTimeout time.Duration
 }
+
+// DefaultAdmissionTimeout is how long RunCheck waits, at most, for the entity to accept a run:
+// Temporal answering, the entity started if needed and a worker running its validator. It
+// does not include the probe itself (bounded by the check's timeout and the caller's
+// deadline).
+const DefaultAdmissionTimeout = 15 * time.Second
+
+// ErrNotAccepted is wrapped by RunCheck's error when Temporal did not accept the run: it was
+// unreachable or busy until the admission timeout, no worker served the entity's task queue in
+// time, or it refused to start or update the entity.
+var ErrNotAccepted = errors.New("the run was not accepted in time")
+
+// ErrNoResult is wrapped by RunCheck's error when the run was accepted but its result did not
+// come before the caller's deadline.
+var ErrNoResult = errors.New("the run's result did not come in time")
 
 func (c *Client) startOptions(systemID string) client.StartWorkflowOptions {
 	q := c.TaskQueue
@@ -37,8 +57,17 @@ func (c *Client) startOptions(systemID string) client.StartWorkflowOptions {
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyKeyword("CheckflowSystemId").ValueSet(systemID)),
 		StaticSummary:            "health of system " + systemID,
+		WorkflowTaskTimeout:      workflowTaskTimeout,
 	}
 }
+
+// workflowTaskTimeout is how long a worker may take for one workflow task of an entity before
+// the server gives the task to another worker. When a worker dies mid-task, the entity stands
+// still that long (Temporal's default, 10 s, was most of the 11–12 s gaps after 1–3 s
+// outages). An entity's tasks take milliseconds, or a probe batch's local activity, which the
+// SDK keeps alive with a heartbeat task every 80 % of this timeout; 5 s leaves a wide margin
+// on a loaded machine. Continue-as-new keeps the value.
+const workflowTaskTimeout = 5 * time.Second
 
 func (c *Client) input(systemID string) workflows.SystemHealthInput {
 	return workflows.SystemHealthInput{SystemID: systemID, Options: c.Options}
@@ -83,26 +112,82 @@ func (c *Client) SendResult(ctx context.Context, systemID string, r workflows.Ch
 
 // RunCheck runs a check now through the entity (Update-with-Start) and waits for the result.
 // updateID is the caller's idempotency key: a retry with the same id returns the same run.
+//
+// It waits in two bounded steps. First until the entity accepted the run, at most
+// AdmissionTimeout (and the caller's deadline): the Temporal client retries unavailable
+// servers and busy workflows (e.g. Temporal's limit of in-flight updates per workflow) with
+// backoff until then, and a run the entity rejected because it was still starting is sent
+// again (see notReady); the error wraps ErrNotAccepted. Then for the result until the caller's
+// deadline (the error wraps ErrNoResult). Without a caller deadline the result is awaited as
+// long as the caller's context lives.
 func (c *Client) RunCheck(ctx context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error) {
-	opts := c.startOptions(systemID)
-	start := c.Temporal.NewWithStartWorkflowOperation(opts, workflows.SystemHealthWorkflow, c.input(systemID))
-	handle, err := c.Temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: start,
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateID:     updateID,
-			UpdateName:   workflows.UpdateRunCheck,
-			Args:         []any{req},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	if err != nil {
-		return workflows.RunCheckResponse{}, fmt.Errorf("run check %s of %s: %w", req.ConfigurationID, systemID, err)
+	admission := c.AdmissionTimeout
+	if admission <= 0 {
+		admission = DefaultAdmissionTimeout
 	}
-	var resp workflows.RunCheckResponse
-	if err := handle.Get(ctx, &resp); err != nil {
-		return resp, fmt.Errorf("run check %s of %s: %w", req.ConfigurationID, systemID, err)
+	actx, cancel := context.WithTimeout(ctx, admission)
+	defer cancel()
+	wrap := func(err error) error {
+		return fmt.Errorf("run check %s of %s: %w", req.ConfigurationID, systemID, err)
 	}
-	return resp, nil
+	for backoff := notReadyBackoff; ; backoff = min(2*backoff, maxNotReadyBackoff) {
+		start := c.Temporal.NewWithStartWorkflowOperation(c.startOptions(systemID), workflows.SystemHealthWorkflow, c.input(systemID))
+		handle, err := c.Temporal.UpdateWithStartWorkflow(actx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: start,
+			UpdateOptions: client.UpdateWorkflowOptions{
+				UpdateID:     updateID,
+				UpdateName:   workflows.UpdateRunCheck,
+				Args:         []any{req},
+				WaitForStage: client.WorkflowUpdateStageAccepted,
+			},
+		})
+		if err != nil {
+			// A rejection by the entity comes through the handle: any error here means Temporal
+			// did not take the run (unreachable, busy past the admission timeout, refused).
+			if ctx.Err() == nil {
+				err = fmt.Errorf("%w (admission timeout %v): %w", ErrNotAccepted, admission, err)
+			}
+			return workflows.RunCheckResponse{}, wrap(err)
+		}
+		var resp workflows.RunCheckResponse
+		err = handle.Get(ctx, &resp)
+		if err == nil {
+			return resp, nil
+		}
+		if notReady(err) {
+			// Rejected updates leave no trace: the same update id can be sent again.
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+				continue
+			case <-actx.Done():
+				t.Stop()
+				if ctx.Err() == nil {
+					err = fmt.Errorf("%w (admission timeout %v; the entity was still starting): %w", ErrNotAccepted, admission, err)
+				}
+				return resp, wrap(err)
+			}
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", ErrNoResult, err)
+		}
+		return resp, wrap(err)
+	}
+}
+
+// Backoff between attempts of a run rejected by an entity that was still starting.
+const (
+	notReadyBackoff    = 25 * time.Millisecond
+	maxNotReadyBackoff = time.Second
+)
+
+// notReady reports whether the entity rejected the run-check update because it had not
+// registered its handler yet: an entity started by this Update-with-Start (or any first
+// workflow task) loads its state from PostgreSQL before registering its handlers, and the
+// Temporal SDK rejects updates delivered before that with "unknown update run-check".
+func notReady(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && strings.HasPrefix(app.Message(), "unknown update "+workflows.UpdateRunCheck)
 }
 
 // State queries the entity's full state (for operators and tests, not for the API's reads).

@@ -70,7 +70,10 @@ type CheckRow struct {
 	health.CheckStatus
 	// Evaluated is false while the entity has not evaluated the check yet (Status is then the
 	// evaluation of no runs).
-	Evaluated            bool           `json:"evaluated"`
+	Evaluated bool `json:"evaluated"`
+	// Paused is the configuration's paused flag (a paused check is not probed and counts as
+	// healthy in the entity's aggregate).
+	Paused               bool           `json:"paused"`
 	ConsecutiveSuccesses int            `json:"consecutiveSuccesses"`
 	ConsecutiveFailures  int            `json:"consecutiveFailures"`
 	LastRunID            *string        `json:"lastRunId,omitempty"`
@@ -85,7 +88,7 @@ func (s *Store) CheckStates(ctx context.Context, systemIDs []string) (map[string
 	if len(systemIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT a.system_id, a.configuration_id::text, c.name, h.status::text,
+	rows, err := s.pool.Query(ctx, `SELECT a.system_id, a.configuration_id::text, c.name, c.paused, h.status::text,
 			coalesce(h.runs_considered, 0), coalesce(h.consecutive_successes, 0), coalesce(h.consecutive_failures, 0),
 			h.last_run_id, h.last_run_at, h.last_run_status::text, h.last_latency_ms
 		FROM system_health_checks a
@@ -101,7 +104,7 @@ func (s *Store) CheckStates(ctx context.Context, systemIDs []string) (map[string
 		var sys string
 		var cr CheckRow
 		var status, lastStatus *string
-		if err := rows.Scan(&sys, &cr.ConfigurationID, &cr.ConfigurationName, &status, &cr.RunsConsidered,
+		if err := rows.Scan(&sys, &cr.ConfigurationID, &cr.ConfigurationName, &cr.Paused, &status, &cr.RunsConsidered,
 			&cr.ConsecutiveSuccesses, &cr.ConsecutiveFailures, &cr.LastRunID, &cr.LastRunAt, &lastStatus, &cr.LastLatencyMs); err != nil {
 			return nil, wrapErr("check states", err)
 		}
