@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,7 @@ import (
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
+	"github.com/checkflow/checkflow/worker/searchattrs"
 	"github.com/checkflow/checkflow/workflows"
 )
 
@@ -54,12 +56,35 @@ type Config struct {
 	// SecretBox opens the sealed secrets of stored configurations for probes; it must hold the
 	// API server's key.
 	SecretBox *secretbox.Box
+	// Namespace is the Client's namespace, where the search attributes the entities set are
+	// registered when missing; default "default".
+	Namespace string
 }
 
 // stopGrace lets in-flight activities (a probe batch, a persist, a reconcile pass) finish when
 // the worker stops instead of failing them with a cancelled context; the whole process still
 // stops well within 10 s.
 const stopGrace = 3 * time.Second
+
+// stickyScheduleToStart is how long a workflow task waits on this worker's sticky queue (where
+// the workflow's state is cached) before the server hands it to any worker of the task queue.
+// The SDK's default, 5 s, is how long every entity of a crashed worker stands still after its
+// next timer fires (a gracefully stopped worker releases its sticky queue at once). A healthy
+// worker picks a sticky task up within milliseconds; 1 s leaves a wide margin for a busy one,
+// and a task that misses it only costs a history replay on another worker.
+const stickyScheduleToStart = time.Second
+
+// deadlockDetection is how long workflow code may run without yielding before the SDK fails
+// the workflow task as a deadlock ("Workflow panic … Potential deadlock detected"; retried
+// later). The SDK's 1 s fired on a loaded 2-core machine — the embedded server, probes and
+// tests competing for the CPU — where an entity's goroutine waited for a core, not for a lock:
+// a false ERROR and a gap in runs. It stays well under the entities' workflow task timeout (5 s,
+// internal/entityclient).
+const deadlockDetection = 3 * time.Second
+
+// searchAttributesTimeout bounds registering the search attributes at start, including the wait
+// until the frontends accept them.
+const searchAttributesTimeout = time.Minute
 
 // Worker is a set of running SDK workers.
 type Worker struct {
@@ -87,9 +112,23 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Consumers == nil {
 		cfg.Consumers = []activities.Consumer{activities.LogConsumer{Logger: cfg.Logger}}
 	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = client.DefaultNamespace
+	}
+	if !cfg.ProbesOnly {
+		// Entities set checkflow's search attributes when they start: without them every start
+		// (and so every configuration write of the API) fails. Probe-only workers start none.
+		if err := ensureSearchAttributes(cfg); err != nil {
+			return nil, err
+		}
+	}
 	w := &Worker{}
 	if !cfg.ProbesOnly {
-		main := sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{WorkerStopTimeout: stopGrace})
+		main := sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{
+			WorkerStopTimeout:            stopGrace,
+			StickyScheduleToStartTimeout: stickyScheduleToStart,
+			DeadlockDetectionTimeout:     deadlockDetection,
+		})
 		RegisterMain(main, cfg)
 		if err := w.add(main, cfg.TaskQueue); err != nil {
 			return nil, err
@@ -115,6 +154,21 @@ func Start(cfg Config) (*Worker, error) {
 	}
 	cfg.Logger.Info("worker started", "taskQueues", w.queues)
 	return w, nil
+}
+
+// ensureSearchAttributes registers the search attributes the namespace lacks (see
+// searchattrs.Ensure; a *searchattrs.MissingError when this client may not).
+func ensureSearchAttributes(cfg Config) error {
+	ctx, cancel := context.WithTimeout(context.Background(), searchAttributesTimeout)
+	defer cancel()
+	added, err := searchattrs.Ensure(ctx, cfg.Client, cfg.Namespace, searchattrs.Options{})
+	if err != nil {
+		return err
+	}
+	if len(added) > 0 {
+		cfg.Logger.Info("registered search attributes", "namespace", cfg.Namespace, "attributes", added)
+	}
+	return nil
 }
 
 // ensureSchedules creates the reconcile schedule when it does not exist and triggers one pass
@@ -187,10 +241,15 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	r.RegisterActivityWithOptions(rec.ReconcileEntities, activity.RegisterOptions{Name: workflows.ActivityReconcileEntities})
 }
 
-// Stop stops every worker and waits for in-flight tasks.
+// Stop stops every worker and waits for in-flight tasks. The workers stop together: each
+// tells the server it is going (releasing its sticky queue at once, so that another worker
+// takes over the entities without waiting for the sticky timeout) and waits up to stopGrace
+// for its activities, so one after another would add up.
 func (w *Worker) Stop() {
+	var wg sync.WaitGroup
 	for _, sw := range w.workers {
-		sw.Stop()
+		wg.Go(sw.Stop)
 	}
+	wg.Wait()
 	w.workers = nil
 }

@@ -137,7 +137,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(tc.Close)
 
-	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box})
+	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box, Namespace: temporal.Namespace()})
 	if err != nil {
 		return err
 	}
@@ -147,11 +147,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version, SecretBox: box}, server.WithPublicStatus(c.publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(c.publicStatus))
 	cleanup.push(serveHTTP(httpListener, api.Handler(), log))
 
-	fmt.Fprintf(stdout, "checkflow %s is ready\n", version)
-	fmt.Fprintf(stdout, "  API:          %s\n", urlOf(c.httpAddr))
+	fmt.Fprintf(stdout, "checkflow dev is ready (version %s)\n", currentVersion())
+	fmt.Fprintf(stdout, "  API:          %s\n", urlOf(httpListener.Addr().String())) // the port chosen for :0
 	if uiURL != "" {
 		fmt.Fprintf(stdout, "  Temporal UI:  %s\n", uiURL)
 	}

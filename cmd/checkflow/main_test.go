@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,12 +55,17 @@ func freeAddr(t *testing.T) string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
 }
 
-// startDev starts `checkflow dev` as a child process on free ports and waits for its ready banner.
+// bannerAddrs reads the API's and Temporal's host:port from dev's ready banner.
+var bannerAddrs = regexp.MustCompile(`(?m)^  API:\s+http://(\S+)$[\s\S]*^  Temporal:\s+(\S+) \(namespace`)
+
+// startDev starts `checkflow dev` as a child process and waits for its ready banner. The API and
+// Temporal listen on ports dev picks itself (port 0, shown in the banner): a port chosen here and
+// released until the child binds it can be taken meanwhile by anything else running on the
+// machine. The UI needs a port up front (the UI server cannot be handed a listener).
 func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 	t.Helper()
-	d := &devProcess{httpAddr: freeAddr(t), uiAddr: freeAddr(t), temporal: freeAddr(t), stderr: &testutil.LockedBuffer{}, exited: make(chan error, 1)}
-	_, tport, _ := net.SplitHostPort(d.temporal)
-	args := append([]string{"dev", "--http-addr", d.httpAddr, "--ui-addr", d.uiAddr, "--temporal-port", tport, "--data-dir", dataDir}, extra...)
+	d := &devProcess{uiAddr: freeAddr(t), stderr: &testutil.LockedBuffer{}, exited: make(chan error, 1)}
+	args := append([]string{"dev", "--http-addr", "127.0.0.1:0", "--ui-addr", d.uiAddr, "--temporal-port", "0", "--data-dir", dataDir}, extra...)
 	d.cmd = exec.Command(os.Args[0], args...)
 	d.cmd.Env = append(os.Environ(), "CHECKFLOW_TEST_RUN_MAIN=1")
 	d.cmd.Stderr = d.stderr
@@ -90,14 +96,18 @@ func startDev(t *testing.T, dataDir string, extra ...string) *devProcess {
 	})
 	select {
 	case banner := <-ready:
-		wants := []string{"http://" + d.httpAddr, "http://" + d.uiAddr}
-		if slices.Contains(extra, "--no-ui") {
-			wants = wants[:1]
+		m := bannerAddrs.FindStringSubmatch(banner)
+		if m == nil {
+			t.Fatalf("ready banner does not show the API's and Temporal's addresses:\n%s", banner)
 		}
-		for _, want := range wants {
-			if !strings.Contains(banner, want) {
-				t.Errorf("ready banner does not show %s:\n%s", want, banner)
+		d.httpAddr, d.temporal = m[1], m[2]
+		for _, addr := range []string{d.httpAddr, d.temporal} {
+			if host, port, err := net.SplitHostPort(addr); err != nil || host != "127.0.0.1" || port == "0" {
+				t.Errorf("ready banner shows %q, want 127.0.0.1 and the port in use:\n%s", addr, banner)
 			}
+		}
+		if !slices.Contains(extra, "--no-ui") && !strings.Contains(banner, "http://"+d.uiAddr) {
+			t.Errorf("ready banner does not show http://%s:\n%s", d.uiAddr, banner)
 		}
 	case err := <-d.exited:
 		t.Fatalf("dev exited before ready: %v\nstderr:\n%s", err, d.stderr.String())

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"github.com/checkflow/checkflow/schema"
 	"github.com/checkflow/checkflow/server"
 	"github.com/checkflow/checkflow/worker"
+	"github.com/checkflow/checkflow/worker/searchattrs"
 )
 
 func redactURL(raw string) string {
@@ -63,14 +65,14 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &flagError{flag: "database-url", err: err}
 	}
 	cleanup.push(pool.Close)
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: version, SecretBox: box}, server.WithPublicStatus(publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(publicStatus))
 	l, err := listenHTTP(httpAddr)
 	if err != nil {
 		return err
 	}
 	cleanup.push(serveHTTP(l, api.Handler(), log))
 	warnNoSecretKey(box, log)
-	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", version, urlOf(httpAddr))
+	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", currentVersion(), urlOf(l.Addr().String()))
 	<-ctx.Done()
 	return nil
 }
@@ -112,7 +114,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box}
+	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {
@@ -122,12 +124,18 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg.Pool = pool
 	}
 	w, err := worker.Start(cfg)
+	var missing *searchattrs.MissingError
+	if errors.As(err, &missing) {
+		// Bad configuration like an unreachable Temporal: one line saying what to run.
+		missing.Address = opts.HostPort
+		return &flagError{flag: "temporal-namespace", err: missing}
+	}
 	if err != nil {
 		return err
 	}
 	cleanup.push(w.Stop)
 	warnNoSecretKey(box, log)
-	fmt.Fprintf(stdout, "checkflow worker %s polling %v on %s\n", version, w.TaskQueues(), opts.HostPort)
+	fmt.Fprintf(stdout, "checkflow worker %s polling %v on %s\n", currentVersion(), w.TaskQueues(), opts.HostPort)
 	<-ctx.Done()
 	return nil
 }

@@ -139,18 +139,63 @@ func warnNoSecretKey(box *secretbox.Box, log *slog.Logger) {
 	}
 }
 
-// devSecretKey reads the dev key file, creating it (mode 0600) on first use.
+// devSecretKey reads the dev key file, creating it (mode 0600) on first use. The key seals every
+// credential, so it must stay out of reach of other local users and of script checks (which run
+// as an unprivileged user): an existing key file readable by others is narrowed to 0600, and a
+// data directory writable by others (who could replace the key) loses that write access; a
+// shared sticky directory such as /tmp is refused.
 func devSecretKey(path string) (string, error) {
-	if b, err := os.ReadFile(path); err == nil {
+	dir := "."
+	if i := strings.LastIndexByte(path, os.PathSeparator); i > 0 {
+		dir = path[:i]
+	} else if i == 0 {
+		dir = string(os.PathSeparator)
+	}
+	di, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("stat %s: %w", dir, err)
+	}
+	if perm := di.Mode().Perm(); perm&0o022 != 0 {
+		if di.Mode()&os.ModeSticky != 0 {
+			return "", fmt.Errorf("%s is shared with other users (sticky and writable by others): keep the secret key in a directory of its own", dir)
+		}
+		if err := os.Chmod(dir, perm&^0o022); err != nil {
+			return "", fmt.Errorf("make %s writable by its owner only: %w", dir, err)
+		}
+	}
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return "", fmt.Errorf("%s is not a regular file", path)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(path, 0o600); err != nil {
+				return "", fmt.Errorf("make %s readable by its owner only: %w", path, err)
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", path, err)
+		}
 		return strings.TrimSpace(string(b)), nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read %s: %w", path, err)
+		return "", fmt.Errorf("stat %s: %w", path, err)
 	}
 	k, err := secretbox.NewKey()
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+	// O_EXCL: never write the key into a file someone else slipped in.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.WriteString(k + "\n"); err != nil {
+		_ = f.Close()
+		_ = os.Remove(path)
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		_ = os.Remove(path)
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return k, nil

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
@@ -32,20 +31,16 @@ import (
 	"go.temporal.io/server/temporal"
 
 	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/worker/searchattrs"
 )
 
 // DefaultNamespace is the namespace the embedded server registers and checkflow uses by default.
 const DefaultNamespace = "default"
 
-// SearchAttributes are the custom search attributes checkflow's workflows upsert (design.md §3).
-// The embedded server registers them in its namespace at start.
-func SearchAttributes() map[string]enumspb.IndexedValueType {
-	return map[string]enumspb.IndexedValueType{
-		"CheckflowSystemId":      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		"CheckflowHealth":        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		"CheckflowFailingChecks": enumspb.INDEXED_VALUE_TYPE_INT,
-	}
-}
+// SearchAttributes are the custom search attributes checkflow's workflows upsert (design.md §3;
+// defined in package searchattrs, which workers use to register them on any server). The
+// embedded server registers them in its namespace at start.
+func SearchAttributes() map[string]enumspb.IndexedValueType { return searchattrs.All() }
 
 // TemporalConfig configures an embedded Temporal server.
 type TemporalConfig struct {
@@ -61,6 +56,8 @@ type TemporalConfig struct {
 	Logger *slog.Logger
 	// DynamicConfig overrides or adds dynamic config values (key → value).
 	DynamicConfig map[string]any
+	// Authorizer decides every API call; default: allow all (tests deny some calls with it).
+	Authorizer authorization.Authorizer
 }
 
 // Temporal is a running embedded Temporal server.
@@ -212,9 +209,11 @@ func StartTemporal(ctx context.Context, cfg TemporalConfig) (*Temporal, error) {
 	if cfg.Logger != nil {
 		logger = newServerLogger(cfg.Logger, quiet)
 	}
-	authorizer, err := authorization.GetAuthorizerFromConfig(&conf.Global.Authorization)
-	if err != nil {
-		return nil, fmt.Errorf("temporal authorizer: %w", err)
+	authorizer := cfg.Authorizer
+	if authorizer == nil {
+		if authorizer, err = authorization.GetAuthorizerFromConfig(&conf.Global.Authorization); err != nil {
+			return nil, fmt.Errorf("temporal authorizer: %w", err)
+		}
 	}
 	claimMapper, err := authorization.GetClaimMapperFromConfig(&conf.Global.Authorization, logger)
 	if err != nil {
@@ -306,25 +305,9 @@ func (t *Temporal) waitReady(ctx context.Context) error {
 	return EnsureSearchAttributes(ctx, c, t.namespace)
 }
 
-// EnsureSearchAttributes registers checkflow's custom search attributes in namespace where missing.
+// EnsureSearchAttributes registers checkflow's custom search attributes in namespace where
+// missing and waits until they can be used (searchattrs.Ensure).
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for name, typ := range SearchAttributes() {
-		if _, ok := resp.GetCustomAttributes()[name]; !ok {
-			missing[name] = typ
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: missing,
-	}); err != nil {
-		return fmt.Errorf("add search attributes: %w", err)
-	}
-	return nil
+	_, err := searchattrs.Ensure(ctx, c, namespace, searchattrs.Options{})
+	return err
 }
