@@ -103,7 +103,7 @@ func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
 	if total, distinct := runs(), s.count(t, `SELECT count(DISTINCT id) FROM health_check_runs WHERE system_id = $1`, sys); total != distinct {
 		t.Errorf("%d runs but %d distinct ids", total, distinct)
 	}
-	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id !~ ('^' || system_id || ':p[0-9]+$')`, sys); n != 0 {
+	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id !~ ('^' || system_id || ':p([0-9A-Za-z]{8}[.])?[0-9]+$')`, sys); n != 0 {
 		t.Errorf("%d runs with unexpected ids", n)
 	}
 	// Each run produced exactly one check.completed event.

@@ -184,16 +184,45 @@ func (e *entity) awaitWithCadence(ctx workflow.Context, ready func() bool) error
 		}
 		// A probe that returns frees its check for the next due time: look again then.
 		inFlight := e.probesInFlight
-		wake := func() bool { return ready() || e.probesInFlight != inFlight }
-		if wait, ok := e.untilNextDue(ctx); ok && !e.finished {
-			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
-				return err
-			}
-		} else if err := workflow.Await(ctx, wake); err != nil {
+		if err := e.awaitDueOr(ctx, func() bool { return ready() || e.probesInFlight != inFlight }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// cadenceTimer is the entity's one timer for its earliest due check.
+type cadenceTimer struct {
+	at     time.Time
+	fired  workflow.Future
+	cancel workflow.CancelFunc
+}
+
+// awaitDueOr waits until wake holds or the earliest due check falls due. The timer for that due
+// time is kept and reused by every wait until it fires, so a wait ended by an input (a probe
+// result, a write, a signal) costs no timer command: workflow.AwaitWithTimeout (SDK 1.50) leaves
+// its timer running (a TimerFired and an empty workflow task later), and a timer started and
+// cancelled is still two history events.
+func (e *entity) awaitDueOr(ctx workflow.Context, wake func() bool) error {
+	if wake() {
+		return nil
+	}
+	wait, ok := e.untilNextDue(ctx)
+	if !ok || e.finished {
+		// Nothing can start now (all due checks are being probed, or the backlog is full): a
+		// returning probe or a write wakes the caller. A pending timer is left to fire.
+		return workflow.Await(ctx, wake)
+	}
+	at := workflow.Now(ctx).Add(wait)
+	if e.timer == nil || e.timer.fired.IsReady() || !e.timer.at.Equal(at) {
+		if e.timer != nil && !e.timer.fired.IsReady() {
+			e.timer.cancel()
+		}
+		tctx, cancel := workflow.WithCancel(ctx)
+		e.timer = &cadenceTimer{at: at, fired: workflow.NewTimer(tctx, wait), cancel: cancel}
+	}
+	t := e.timer
+	return workflow.Await(ctx, func() bool { return wake() || t.fired.IsReady() })
 }
 
 // pendingRuns counts the results waiting in the queue.

@@ -69,6 +69,8 @@ type entity struct {
 	durable bool
 	// storageDownSince is when the current run of failed writes or loads began (zero: none).
 	storageDownSince time.Time
+	// timer is the cadence timer of durable entities (see awaitDueOr).
+	timer *cadenceTimer
 }
 
 // SystemHealth is the per-system entity workflow (id system-health/<systemId>). It owns its
@@ -147,7 +149,11 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		wake := func() bool {
 			return len(e.queue) > 0 || (e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0)
 		}
-		if wait, ok := e.untilNextDue(ctx); ok && !e.finished {
+		if e.durable {
+			if err := e.awaitDueOr(ctx, wake); err != nil {
+				return err
+			}
+		} else if wait, ok := e.untilNextDue(ctx); ok && !e.finished {
 			if _, err := workflow.AwaitWithTimeout(ctx, wait, wake); err != nil {
 				return err
 			}
