@@ -21,8 +21,8 @@ import (
 )
 
 // startWorkerProcess runs a worker in a child process (this test binary, see TestMain) and
-// returns once it polls.
-func startWorkerProcess(t *testing.T, dbURL, queue, probes string) *exec.Cmd {
+// returns once it polls (tests and benchmarks).
+func startWorkerProcess(t testing.TB, dbURL, queue, probes string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envWorkerRole+"=1", envHostPort+"="+shared.temporal.Server.HostPort(),

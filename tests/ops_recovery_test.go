@@ -1,16 +1,13 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -121,7 +118,7 @@ func measureRecovery(b *testing.B, sig os.Signal, outage, probeDelay time.Durati
 		})
 	}
 
-	w := startWorkerChild(b, dbURL, queue, probes)
+	w := startWorkerProcess(b, dbURL, queue, probes)
 	for _, s := range systems {
 		if err := entities.ConfigChanged(ctx, s); err != nil {
 			b.Fatal(err)
@@ -140,7 +137,7 @@ func measureRecovery(b *testing.B, sig os.Signal, outage, probeDelay time.Durati
 		_ = w.Wait()
 		time.Sleep(outage) // the outage being measured, not a synchronization
 		startAt := time.Now()
-		w = startWorkerChild(b, dbURL, queue, probes)
+		w = startWorkerProcess(b, dbURL, queue, probes)
 		readyAt := time.Now()
 		everyRan("runs after the restart", 2, readyAt)
 		restart, down := readyAt.Sub(startAt), readyAt.Sub(stoppedAt)
@@ -183,27 +180,4 @@ func maxGap(tb testing.TB, pool *pgxpool.Pool, system string, from time.Time) ti
 		tb.Fatal(err)
 	}
 	return time.Duration(secs * float64(time.Second))
-}
-
-// startWorkerChild is startWorkerProcess for benchmarks: a worker in a child process (this test
-// binary, see TestMain), returned once it polls.
-func startWorkerChild(tb testing.TB, dbURL, queue, probes string) *exec.Cmd {
-	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorkerRole+"=1", envHostPort+"="+shared.temporal.Server.HostPort(),
-		envDatabaseURL+"="+dbURL, envTaskQueue+"="+queue, envProbeQueue+"="+probes)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != workerReadyLine {
-		tb.Fatalf("worker process did not start: %q %v", line, err)
-	}
-	return cmd
 }
