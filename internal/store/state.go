@@ -125,26 +125,19 @@ func (s *Store) CheckStates(ctx context.Context, systemIDs []string) (map[string
 // none yet; healthy without enabled checks) and checkStatuses are the enabled checks in
 // assignment order. Every requested system is in the result.
 func (s *Store) SystemHealth(ctx context.Context, systemIDs []string, now time.Time) (map[string]health.SystemHealthStatus, error) {
-	out := make(map[string]health.SystemHealthStatus, len(systemIDs))
-	if len(systemIDs) == 0 {
-		return out, nil
-	}
-	views, err := s.GetViews(ctx, systemIDs)
+	reads, err := s.ReadHealth(ctx, systemIDs)
 	if err != nil {
 		return nil, err
 	}
-	checks, err := s.CheckStates(ctx, systemIDs)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range systemIDs {
-		cs := make([]health.CheckStatus, len(checks[id]))
-		for i, c := range checks[id] {
+	out := make(map[string]health.SystemHealthStatus, len(reads))
+	for id, r := range reads {
+		cs := make([]health.CheckStatus, len(r.Checks))
+		for i, c := range r.Checks {
 			cs[i] = c.CheckStatus
 		}
 		st := health.NewSystemHealthStatus(cs, now)
-		if v, ok := views[id]; ok {
-			st.Status = v.Status
+		if r.View != nil {
+			st.Status = r.View.Status
 		}
 		out[id] = st
 	}
