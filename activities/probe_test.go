@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,28 +76,6 @@ func TestProbeOpensSealedSecrets(t *testing.T) {
 
 // nulBanner is what a hostile (or broken) TCP service sends (issue 17 #1).
 const nulBanner = "\x00\x00BAN\x00NER\n"
-
-// bannerListener is a TCP service on 127.0.0.1 that sends banner to every connection and closes
-// it. It returns the port.
-func bannerListener(t *testing.T, banner string) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return // closed by the cleanup
-			}
-			_, _ = c.Write([]byte(banner))
-			_ = c.Close()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // probeItem is a probe request for one check of strategy with the given config and collectors.
 func probeItem(t *testing.T, strategy string, config map[string]any, collectors []map[string]any) workflows.ProbeRequest {
@@ -178,7 +155,7 @@ func collectorOf(t *testing.T, result json.RawMessage, id string) map[string]any
 // (issue 17 #1: PostgreSQL refused \u0000 and the run was lost).
 func TestProbeHostileOutputIsSafe(t *testing.T) {
 	t.Parallel()
-	port := bannerListener(t, nulBanner)
+	port := testutil.BannerServer(t, nulBanner)
 	tests := []struct {
 		name   string
 		req    workflows.ProbeRequest

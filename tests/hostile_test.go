@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -13,30 +12,9 @@ import (
 
 	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/store"
+	"github.com/checkflow/checkflow/internal/testutil"
 	"github.com/checkflow/checkflow/workflows"
 )
-
-// hostileBannerServer is a TCP service on 127.0.0.1 that greets every connection with NUL bytes
-// in its banner, then closes it. It returns the port.
-func hostileBannerServer(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return // closed by the cleanup
-			}
-			_, _ = c.Write([]byte("\x00\x00BAN\x00NER\n"))
-			_ = c.Close()
-		}
-	}()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // A monitored service alone must not be able to lose runs (issue 17 #1). A TCP service whose
 // banner holds NUL bytes and does not match the expected one: its failing runs are stored (the
@@ -49,7 +27,7 @@ func TestHostileTargetRunsAreStored(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	sys := s.system(t, "hostile")
-	port := hostileBannerServer(t)
+	port := testutil.BannerServer(t, "\x00\x00BAN\x00NER\n")
 
 	cfg, _ := json.Marshal(map[string]any{"host": "127.0.0.1", "port": port, "timeout": 5000})
 	collectors, _ := json.Marshal([]map[string]any{{"id": "greeting", "collectorId": "banner", "config": map[string]any{"timeout": 2000},
