@@ -104,7 +104,8 @@ func normLocations(in []string) []string {
 // Associate upserts the assignment of a configuration to a system and reports whether it was
 // created. Thresholds are validated with the domain rules (§2.2) and stored as the versioned
 // record; the notification policy is stored as given (1.5.0 shape). An unknown system or
-// configuration is a *NotFoundError.
+// configuration is a *NotFoundError. The healthcheck.assignment.changed hook is written in the
+// same transaction.
 func (s *Store) Associate(ctx context.Context, in AssociateInput) (Assignment, bool, error) {
 	var fe fieldErrors
 	cfgID, ok := normUUID(in.ConfigurationID)
@@ -155,7 +156,10 @@ func (s *Store) Associate(ctx context.Context, in AssociateInput) (Assignment, b
 		a, err = scanAssignment(tx.QueryRow(ctx, `SELECT `+assignmentColumns+`
 			FROM system_health_checks a JOIN health_check_configurations c ON c.id = a.configuration_id
 			WHERE a.system_id = $1 AND a.configuration_id = $2`, in.SystemID, cfgID))
-		return err
+		if err != nil {
+			return err
+		}
+		return insertAssignmentChanged(ctx, tx, in.SystemID, cfgID)
 	})
 	if err != nil {
 		return Assignment{}, false, wrapErr("associate", err)
@@ -192,37 +196,68 @@ func (s *Store) ListAssignments(ctx context.Context, systemID string) ([]Assignm
 }
 
 // Disassociate removes an assignment (and its check state). A missing one is a *NotFoundError.
-// Runs, aggregates and transitions of the pair stay (they age out through retention).
+// Runs, aggregates and transitions of the pair stay (they age out through retention). The
+// healthcheck.assignment.changed hook is written in the same transaction.
 func (s *Store) Disassociate(ctx context.Context, systemID, configurationID string) error {
 	cfgID, ok := normUUID(configurationID)
 	if !ok {
 		return notFound("Assignment", systemID+"/"+configurationID)
 	}
-	tag, err := s.pool.Exec(ctx, `DELETE FROM system_health_checks WHERE system_id = $1 AND configuration_id = $2`, systemID, cfgID)
-	if err != nil {
-		return wrapErr("disassociate", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound("Assignment", systemID+"/"+configurationID)
-	}
-	return nil
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM system_health_checks WHERE system_id = $1 AND configuration_id = $2`, systemID, cfgID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("Assignment", systemID+"/"+configurationID)
+		}
+		return insertAssignmentChanged(ctx, tx, systemID, cfgID)
+	})
+	return wrapErr("disassociate", err)
 }
 
 // SetAssignmentEnabled enables or disables an assignment; a missing one is a *NotFoundError.
+// The healthcheck.assignment.changed hook is written in the same transaction.
 func (s *Store) SetAssignmentEnabled(ctx context.Context, systemID, configurationID string, enabled bool) (Assignment, error) {
 	cfgID, ok := normUUID(configurationID)
 	if !ok {
 		return Assignment{}, notFound("Assignment", systemID+"/"+configurationID)
 	}
-	a, err := scanAssignment(s.pool.QueryRow(ctx, `WITH a AS (
-			UPDATE system_health_checks SET enabled = $3, updated_at = now()
-			WHERE system_id = $1 AND configuration_id = $2 RETURNING *)
-		SELECT `+assignmentColumns+` FROM a JOIN health_check_configurations c ON c.id = a.configuration_id`,
-		systemID, cfgID, enabled))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Assignment{}, notFound("Assignment", systemID+"/"+configurationID)
+	var a Assignment
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		a, err = scanAssignment(tx.QueryRow(ctx, `WITH a AS (
+				UPDATE system_health_checks SET enabled = $3, updated_at = now()
+				WHERE system_id = $1 AND configuration_id = $2 RETURNING *)
+			SELECT `+assignmentColumns+` FROM a JOIN health_check_configurations c ON c.id = a.configuration_id`,
+			systemID, cfgID, enabled))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("Assignment", systemID+"/"+configurationID)
+		}
+		if err != nil {
+			return err
+		}
+		return insertAssignmentChanged(ctx, tx, systemID, cfgID)
+	})
+	if err != nil {
+		return Assignment{}, wrapErr("set assignment enabled", err)
 	}
-	return a, wrapErr("set assignment enabled", err)
+	return a, nil
+}
+
+// insertAssignmentChanged writes the healthcheck.assignment.changed hook of an assignment write
+// into the outbox, in the write's transaction: seq = the system's current seq (0 without a state
+// row), idempotency key "<systemId>:assignment:<configurationId>:<random uuid>" (every write is
+// its own event).
+func insertAssignmentChanged(ctx context.Context, tx pgx.Tx, systemID, configurationID string) error {
+	payload, err := json.Marshal(health.AssignmentChangedPayload(systemID, configurationID))
+	if err != nil {
+		return fmt.Errorf("assignment changed payload: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO health_events (system_id, seq, type, payload, idempotency_key)
+		VALUES ($1, `+currentSeqSQL+`, $2, $3::jsonb, $1 || ':assignment:' || $4 || ':' || gen_random_uuid()::text)`,
+		systemID, health.HookAssignmentChanged, payload, configurationID)
+	return err
 }
 
 // ListSystemsWithEnabledChecks returns the ids of the systems with at least one enabled
@@ -312,7 +347,8 @@ func (s *Store) GetRetentionConfig(ctx context.Context, systemID, configurationI
 }
 
 // SetRetentionConfig validates and stores an assignment's retention config; nil resets it to
-// the defaults (stored as NULL). It returns the stored config (nil after a reset).
+// the defaults (stored as NULL). It returns the stored config (nil after a reset). The
+// healthcheck.assignment.changed hook is written in the same transaction.
 func (s *Store) SetRetentionConfig(ctx context.Context, systemID, configurationID string, in *RetentionConfigInput) (*RetentionConfig, error) {
 	var rc *RetentionConfig
 	var raw []byte
@@ -328,13 +364,19 @@ func (s *Store) SetRetentionConfig(ctx context.Context, systemID, configurationI
 	if !ok {
 		return nil, notFound("Assignment", systemID+"/"+configurationID)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE system_health_checks SET retention_config = $3::jsonb, updated_at = now()
-		WHERE system_id = $1 AND configuration_id = $2`, systemID, cfgID, raw)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE system_health_checks SET retention_config = $3::jsonb, updated_at = now()
+			WHERE system_id = $1 AND configuration_id = $2`, systemID, cfgID, raw)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("Assignment", systemID+"/"+configurationID)
+		}
+		return insertAssignmentChanged(ctx, tx, systemID, cfgID)
+	})
 	if err != nil {
 		return nil, wrapErr("set retention config", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return nil, notFound("Assignment", systemID+"/"+configurationID)
 	}
 	return rc, nil
 }

@@ -8,6 +8,13 @@
 // hourly aggregates, the current view, check states, transitions and outbox events — is written
 // by the system's entity through Persist, one transaction per processed item (design.md
 // invariants 1 and 3). Retention (RunRetention and its primitives) deletes and rolls up.
+// Every assignment write (Associate, SetAssignmentEnabled, SetRetentionConfig, Disassociate)
+// also writes a healthcheck.assignment.changed hook into the outbox, in its own transaction.
+//
+// Notifications: the API writes channels and maintenance windows; the notifier writes
+// deliveries (one row per event and channel, id "<event idempotency key>:<channel id>"), the
+// channels' failure columns, what was last notified per system (notification_state) and its
+// own outbox events (InsertEvent); a maintenance window's workflow marks its edges.
 //
 // # Ids and idempotency
 //
@@ -22,7 +29,8 @@
 // new; an item without runs (a configuration change) applies only when its seq is newer than
 // the stored one. The current view is fenced by seq: an older seq never overwrites a newer
 // state. Outbox events carry the idempotency key "<systemId>:<seq>:<type>[:<discriminator>]"
-// (EventKey), unique in the table. A cleared view (no enabled checks) keeps its row and seq so
+// (EventKey), unique in the table; events written outside Persist choose their own unique key
+// (assignment hooks: "<systemId>:assignment:<configurationId>:<uuid>"). A cleared view (no enabled checks) keeps its row and seq so
 // that a restarted entity continues the sequence and never reuses a probe run id.
 //
 // # Time

@@ -28,7 +28,8 @@ var (
 
 // NotFoundError names what was not found. It matches ErrNotFound with errors.Is.
 type NotFoundError struct {
-	// Entity is "System", "Configuration", "Assignment", "Run", "Provenance", "View" or "Setting".
+	// Entity is "System", "Configuration", "Assignment", "Run", "Provenance", "View", "Setting",
+	// "Channel", "Delivery", "Maintenance" or "Transition".
 	Entity string
 	// ID identifies the missing row (may be empty).
 	ID string
@@ -143,6 +144,23 @@ var checkConstraintFields = map[string]FieldError{
 	"gitops_provenance_kind_check":                 {Field: "kind", Message: "must be 1 to 100 characters"},
 	"gitops_provenance_entity_check":               {Field: "entityId", Message: "must be 1 to 200 characters"},
 	"gitops_provenance_source_check":               {Field: "source", Message: "must be 1 to 1000 characters"},
+	"notification_channels_name_check":             {Field: "name", Message: "must be 1 to 200 characters"},
+	"notification_channels_type_check":             {Field: "type", Message: "must be one of webhook, slack, discord, msteams, pagerduty, email"},
+	"notification_channels_config_check":           {Field: "config", Message: "must be a JSON object"},
+	"notification_channels_systems_check":          {Field: "systems", Message: "must list 1 to 1000 system ids (or \"*\")"},
+	"notification_channels_events_check":           {Field: "events", Message: "must list 1 to 4 of escalation, de-escalation, recovery, check_failed"},
+	"notification_channels_remind_check":           {Field: "remindEverySeconds", Message: "must be an integer between 1 and 604800"},
+	"notification_channels_failures_check":         {Field: "consecutiveFailures", Message: "must be ≥ 0"},
+	"notification_deliveries_id_check":             {Field: "deliveries.id", Message: "must be 1 to 600 characters"},
+	"notification_deliveries_event_check":          {Field: "deliveries.event", Message: "must be escalation, de-escalation, recovery, reminder, test or check_failed"},
+	"notification_deliveries_status_check":         {Field: "deliveries.status", Message: "must be pending, sent or failed"},
+	"notification_deliveries_payload_check":        {Field: "deliveries.payload", Message: "must be a JSON object"},
+	"notification_deliveries_attempts_check":       {Field: "deliveries.attempts", Message: "must be ≥ 0"},
+	"notification_deliveries_sent_check":           {Field: "deliveries.sentAt", Message: "is set exactly when the delivery is sent"},
+	"maintenance_windows_title_check":              {Field: "title", Message: "must be 1 to 200 characters"},
+	"maintenance_windows_description_check":        {Field: "description", Message: "must be at most 4000 characters"},
+	"maintenance_windows_systems_check":            {Field: "systemIds", Message: "must list 1 to 1000 system ids"},
+	"maintenance_windows_range_check":              {Field: "endsAt", Message: "must be after startsAt"},
 }
 
 // uniqueConstraintEntities maps unique constraints to the entity that already exists.
@@ -151,6 +169,7 @@ var uniqueConstraintEntities = map[string]string{
 	"health_check_configurations_pkey": "Configuration",
 	"system_health_checks_pkey":        "Assignment",
 	"gitops_provenance_pkey":           "Provenance",
+	"notification_deliveries_pkey":     "Delivery",
 }
 
 // pgCode classifies a PostgreSQL error: the code, the constraint or column, ok=false otherwise.
@@ -236,6 +255,8 @@ func fkEntity(constraint string) string {
 		return "Configuration"
 	case strings.HasSuffix(constraint, "_system_id_fkey"):
 		return "System"
+	case strings.HasSuffix(constraint, "_channel_id_fkey"):
+		return "Channel"
 	}
 	return "Referenced row"
 }

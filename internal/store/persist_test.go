@@ -40,7 +40,8 @@ func countsOf(t *testing.T, f fixture) persistCounts {
 		t.Fatal(err)
 	}
 	c.transitions = count(t, f.pool, "health_check_state_transitions")
-	c.events = count(t, f.pool, "health_events")
+	// The fixture's assignment wrote a healthcheck.assignment.changed hook; count Persist's events.
+	c.events = count(t, f.pool, "health_events WHERE type <> $1", health.HookAssignmentChanged)
 	if err := f.pool.QueryRow(ctxT(t), `SELECT coalesce(max(seq), 0) FROM system_health_state`).Scan(&c.stateSeq); err != nil {
 		t.Fatal(err)
 	}

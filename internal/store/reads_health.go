@@ -2,21 +2,49 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // HealthRead is what the health endpoints show of one system: its stored view (nil when the
-// entity has not written one) and its enabled checks with their stored state.
+// entity has not written one), its enabled checks with their stored state, and whether a
+// maintenance window covers it at the evaluation time.
 type HealthRead struct {
 	View   *CurrentView
 	Checks []CheckRow
+	// InMaintenance: a maintenance window covers the system at the evaluation time (false when
+	// the lookup failed: fail-open, as the reference does).
+	InMaintenance bool
 }
 
-// ReadHealth reads the health of many systems with two set-based queries whatever their
-// number (the views, the enabled checks). Every requested system is in the result; whether
-// a system exists is ExistingSystems' business.
+// ReadHealth is ReadHealthAt with the current time as evaluation time.
 func (s *Store) ReadHealth(ctx context.Context, systemIDs []string) (map[string]HealthRead, error) {
+	return s.ReadHealthAt(ctx, systemIDs, time.Now())
+}
+
+// ReadHealthAt reads the health of many systems at evaluation time `at` with three set-based
+// queries whatever their number (the views, the enabled checks, the maintenance windows
+// covering them at `at`). Every requested system is in the result; whether a system exists is
+// ExistingSystems' business. A failed maintenance lookup leaves InMaintenance false.
+func (s *Store) ReadHealthAt(ctx context.Context, systemIDs []string, at time.Time) (map[string]HealthRead, error) {
+	out, err := s.readHealth(ctx, systemIDs)
+	if err != nil || len(systemIDs) == 0 {
+		return out, err
+	}
+	inMaint, err := s.SystemsInMaintenance(ctx, systemIDs, at)
+	if err != nil {
+		return out, nil // fail-open: not in maintenance
+	}
+	for id, hr := range out {
+		hr.InMaintenance = inMaint[id]
+		out[id] = hr
+	}
+	return out, nil
+}
+
+// readHealth reads the views and enabled checks of many systems (two queries).
+func (s *Store) readHealth(ctx context.Context, systemIDs []string) (map[string]HealthRead, error) {
 	out := make(map[string]HealthRead, len(systemIDs))
 	if len(systemIDs) == 0 {
 		return out, nil

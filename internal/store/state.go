@@ -123,9 +123,11 @@ func (s *Store) CheckStates(ctx context.Context, systemIDs []string) (map[string
 // SystemHealth returns getSystemHealthStatus for many systems from the stored state (two
 // queries in total): the status is the stored view's (the aggregate of the checks when there is
 // none yet; healthy without enabled checks) and checkStatuses are the enabled checks in
-// assignment order. Every requested system is in the result.
+// assignment order. Every requested system is in the result. getSystemHealthStatus has no
+// maintenance flag, so no maintenance lookup is made (ReadHealthAt and HealthStateInputs have
+// one).
 func (s *Store) SystemHealth(ctx context.Context, systemIDs []string, now time.Time) (map[string]health.SystemHealthStatus, error) {
-	reads, err := s.ReadHealth(ctx, systemIDs)
+	reads, err := s.readHealth(ctx, systemIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -156,12 +158,13 @@ type HealthStateQuery struct {
 	TransitionWindowMinutes int
 }
 
-// HealthStateInputs reads everything §6 needs except maintenance, for every requested system,
-// with set-based queries (two round trips whatever the number of systems): the status (the
-// stored view, or the check's evaluated status when scoped), in-status-since (newest
-// system-level transition into that status), the newest run, the windowed metrics of the hourly
-// buckets of the last 24 h, and the number of transitions in the window. Assemble the answer
-// with health.NewHealthState after setting InMaintenance.
+// HealthStateInputs reads everything §6 needs for every requested system, with set-based
+// queries (three round trips whatever the number of systems): the status (the stored view, or the
+// check's evaluated status when scoped), in-status-since (newest system-level transition into
+// that status), the newest run, the windowed metrics of the hourly buckets of the last 24 h,
+// the number of transitions in the window, and InMaintenance (a maintenance window covers the
+// system at Now; false when that lookup fails: fail-open as the reference). Assemble the
+// answer with health.NewHealthState.
 func (s *Store) HealthStateInputs(ctx context.Context, q HealthStateQuery) (map[string]health.HealthStateInput, error) {
 	var fe fieldErrors
 	if q.TransitionWindowMinutes == 0 {
@@ -314,8 +317,15 @@ func (s *Store) HealthStateInputs(ctx context.Context, q HealthStateQuery) (map[
 	if err != nil {
 		return nil, wrapErr("health state inputs", err)
 	}
+	// Round trip 3: maintenance, fail-open (not in maintenance when the lookup fails). It is
+	// not part of the batch: a failed statement there would fail the whole batch.
+	inMaint, err := s.SystemsInMaintenance(ctx, ids, now)
+	if err != nil {
+		inMaint = nil
+	}
 	for id, in := range out {
 		in.Metrics = health.AggregateWindowedMetrics(metrics[id])
+		in.InMaintenance = inMaint[id]
 		out[id] = in
 	}
 	return out, nil
