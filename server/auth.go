@@ -16,7 +16,8 @@ import (
 // Scopes a token may carry (stored with the token; see store.TokenScopes).
 //
 //   - status:read — health status, history, transitions (public unless PublicStatus is off);
-//   - config:read — systems' checks, strategies, assignments, retention, settings;
+//   - config:read — systems' checks, strategies, assignments, retention, settings, notification
+//     channels, maintenance windows and the delivery log;
 //   - config:manage — every configuration change and run-now (implies config:read);
 //   - details:read — run results and the event outbox;
 //   - admin — everything.

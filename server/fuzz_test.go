@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/server/apitest"
 )
 
@@ -29,7 +31,9 @@ func (e *env) configSnapshot(t testing.TB) string {
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM health_check_configurations t),
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.system_id, t.configuration_id), '') FROM system_health_checks t),
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.key), '') FROM platform_settings t),
-		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.kind, t.entity_id), '') FROM gitops_provenance t)))`).Scan(&s)
+		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.kind, t.entity_id), '') FROM gitops_provenance t),
+		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM notification_channels t),
+		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM maintenance_windows t)))`).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +48,7 @@ type fuzzTarget struct {
 	pathFuzz bool
 }
 
-func fuzzTargets(sys, check, pausable string) []fuzzTarget {
+func fuzzTargets(sys, check, pausable, channel string) []fuzzTarget {
 	thresholds := map[string]any{"mode": "window", "windowSize": 5, "degraded": map[string]any{"minFailureCount": 2}, "unhealthy": map[string]any{"minFailureCount": 4}}
 	httpCheck := map[string]any{
 		"name": "fuzzed", "strategyId": "http", "intervalSeconds": 30, "paused": false,
@@ -73,6 +77,13 @@ func fuzzTargets(sys, check, pausable string) []fuzzTarget {
 		{method: "DELETE", path: "/api/v1/systems/" + sys + "/checks/" + check, pathFuzz: true},
 		{method: "DELETE", path: "/api/v1/checks/" + check, pathFuzz: true},
 		{method: "DELETE", path: "/api/v1/systems/" + sys, pathFuzz: true},
+		{method: "POST", path: "/api/v1/channels", seed: map[string]any{"name": "hook", "type": "webhook",
+			"config":  map[string]any{"url": "https://hooks.example.com/in", "secret": "s3cret", "headers": map[string]any{"Authorization": "Bearer x"}},
+			"systems": []any{sys}, "events": []any{"escalation", "check_failed"}, "remindEvery": "30m", "enabled": true}},
+		{method: "PATCH", path: "/api/v1/channels/" + channel, seed: map[string]any{"name": "slack", "type": "slack",
+			"config": map[string]any{"webhookUrl": "https://hooks.slack.com/services/x"}, "systems": []any{"*"}, "remindEvery": nil}},
+		{method: "POST", path: "/api/v1/maintenances", seed: map[string]any{"title": "upgrade", "description": "d", "systemIds": []any{sys},
+			"startsAt": t0.Format(time.RFC3339), "endsAt": t0.Add(time.Hour).Format(time.RFC3339)}},
 	}
 }
 
@@ -262,7 +273,7 @@ func (m mutator) pathID(current string) string {
 // the configuration tables are exactly as before it.
 func TestFuzzMutatingEndpoints(t *testing.T) {
 	t.Parallel()
-	for ti, tg := range fuzzTargets("fz", "{check}", "{pausable}") {
+	for ti, tg := range fuzzTargets("fz", "{check}", "{pausable}", "{channel}") {
 		t.Run(fmt.Sprintf("%02d %s %s", ti, tg.method, tg.path), func(t *testing.T) {
 			t.Parallel()
 			fuzzEndpoint(t, ti)
@@ -281,7 +292,12 @@ func fuzzEndpoint(t *testing.T, ti int) {
 		t.Fatal(err)
 	}
 	spec := loadSpec(t, e)
-	tg := fuzzTargets("fz", check, pausable)[ti]
+	channel, err := e.store.CreateChannel(context.Background(), store.ChannelInput{Name: "fuzz channel", Type: "slack",
+		Config: json.RawMessage(`{"webhookUrl":"https://hooks.slack.com/services/old"}`), Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := fuzzTargets("fz", check, pausable, channel.ID)[ti]
 
 	m := mutator{r: rand.New(rand.NewPCG(fuzzSeed, uint64(ti)))}
 	before := e.configSnapshot(t)

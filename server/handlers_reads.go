@@ -359,8 +359,8 @@ type healthStateDTO struct {
 	NoDataYet bool `json:"noDataYet"`
 }
 
-// healthStates assembles §6 for systems at one shared now. checkflow has no maintenance
-// windows yet, so inMaintenance is false (the reference's fail-open value).
+// healthStates assembles §6 for systems at one shared now (inMaintenance: a maintenance window
+// covers the system now; false when that cannot be read, the reference's fail-open value).
 func (s *Server) healthStates(c echo.Context, ids []string, configurationID string, window int) (map[string]healthStateDTO, error) {
 	now := s.now().UTC()
 	inputs, err := s.store.HealthStateInputs(c.Request().Context(), store.HealthStateQuery{
@@ -371,7 +371,6 @@ func (s *Server) healthStates(c echo.Context, ids []string, configurationID stri
 	}
 	out := make(map[string]healthStateDTO, len(inputs))
 	for id, in := range inputs {
-		in.InMaintenance = false
 		out[id] = healthStateDTO{HealthState: health.NewHealthState(in), NoDataYet: in.LastRunAt == nil}
 	}
 	return out, nil

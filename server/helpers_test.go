@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/internal/testutil"
 	"github.com/checkflow/checkflow/workflows"
@@ -30,8 +31,10 @@ var t0 = time.Date(2026, 5, 30, 12, 0, 0, 0, time.UTC)
 type fakeEntities struct {
 	mu      sync.Mutex
 	changed []string
-	runs    []string
-	fail    bool
+	// maintenance lists the maintenance windows signalled, in order.
+	maintenance []string
+	runs        []string
+	fail        bool
 	// persist, when set, stores each run like the entity does (so that a repeated request
 	// finds it in PostgreSQL).
 	persist *store.Store
@@ -50,6 +53,29 @@ func (f *fakeEntities) ConfigChanged(_ context.Context, systemID string) error {
 	}
 	f.changed = append(f.changed, systemID)
 	return nil
+}
+
+func (f *fakeEntities) MaintenanceChanged(_ context.Context, windowID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return fmt.Errorf("temporal is down")
+	}
+	f.maintenance = append(f.maintenance, windowID)
+	return nil
+}
+
+// maintenanceSignalled lists the maintenance windows signalled so far.
+func (f *fakeEntities) maintenanceSignalled() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.maintenance...)
+}
+
+func (f *fakeEntities) setFail(fail bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = fail
 }
 
 func (f *fakeEntities) RunCheck(ctx context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error) {
@@ -115,14 +141,16 @@ type env struct {
 	srv      *Server
 	entities *fakeEntities
 	tokens   map[string]string
+	// box is the server's secret box.
+	box *secretbox.Box
 }
 
 func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
 	pool := testutil.NewPool(t)
-	e := &env{t: t, pool: pool, store: store.New(pool), entities: &fakeEntities{}, tokens: map[string]string{}}
+	e := &env{t: t, pool: pool, store: store.New(pool), entities: &fakeEntities{}, tokens: map[string]string{}, box: testutil.SecretBox(t)}
 	opts = append([]Option{WithClock(func() time.Time { return t0 })}, opts...)
-	e.srv = New(Config{Pool: pool, Entities: e.entities, Version: "test", SecretBox: testutil.SecretBox(t)}, opts...)
+	e.srv = New(Config{Pool: pool, Entities: e.entities, Version: "test", SecretBox: e.box}, opts...)
 	for name, scopes := range map[string][]string{
 		tokStatus: {ScopeStatusRead}, tokRead: {ScopeConfigRead}, tokManage: {ScopeConfigManage},
 		tokDetails: {ScopeDetailsRead}, tokAdmin: {ScopeAdmin},
@@ -251,4 +279,28 @@ func (e *env) mustRun(systemID, checkID string, seq int64, status health.Status)
 		e.t.Fatal(err)
 	}
 	return id
+}
+
+// mustChannel creates a webhook channel through the store whose URL nothing listens on, and
+// returns its id.
+func (e *env) mustChannel(name string) string {
+	e.t.Helper()
+	ch, err := e.store.CreateChannel(context.Background(), store.ChannelInput{Name: name, Type: "webhook",
+		Config: json.RawMessage(`{"url":"http://127.0.0.1:9/hook"}`), Enabled: true})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ch.ID
+}
+
+// mustMaintenance creates an active maintenance window (t0 − 1h … t0 + 1h) through the store
+// and returns its id.
+func (e *env) mustMaintenance(systemIDs ...string) string {
+	e.t.Helper()
+	w, err := e.store.CreateMaintenance(context.Background(), store.MaintenanceInput{Title: "maintenance", SystemIDs: systemIDs,
+		StartsAt: t0.Add(-time.Hour), EndsAt: t0.Add(time.Hour)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return w.ID
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -87,7 +88,7 @@ func componentSchemas() schema {
 	})
 	unknownIDs := describe(arrayOf(str()), "Requested ids that are no system (absent from the map; GET /systems/{systemId}/health answers 404 for them).")
 	systemIDs := schema{"type": "array", "items": schema{"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": maxBulkSystems}
-	return schema{
+	out := schema{
 		"Status":     statusEnum,
 		"FieldError": fieldError,
 		"Problem": describe(object([]string{"type", "title", "status"}, schema{
@@ -266,6 +267,8 @@ func componentSchemas() schema {
 		}),
 		"EventList": object([]string{"events"}, schema{"events": arrayOf(ref("Event")), "nextCursor": describe(integer(), "Pass as cursor for the next page; absent on the last page.")}),
 	}
+	maps.Copy(out, notificationSchemas())
+	return out
 }
 
 const apiDescription = `checkflow runs the health checks of the systems a team operates and rolls them up to one health per system.
@@ -273,7 +276,7 @@ const apiDescription = `checkflow runs the health checks of the systems a team o
 **Authentication.** Send ` + "`Authorization: Bearer <token>`" + `. Tokens are created with ` + "`checkflow token create --scopes …`" + ` (and ` + "`checkflow dev`" + ` prints an admin token). Scopes:
 
 - ` + "`status:read`" + ` — health, history, transitions; public (no token needed) unless the server runs with ` + "`--public-status=false`" + `; every valid token has it;
-- ` + "`config:read`" + ` — checks, strategies, assignments, retention, settings;
+- ` + "`config:read`" + ` — checks, strategies, assignments, retention, settings, notification channels, maintenance windows and the delivery log;
 - ` + "`config:manage`" + ` — every change and run-now (implies config:read);
 - ` + "`details:read`" + ` — run results, detailed aggregated history and the event outbox;
 - ` + "`admin`" + ` — everything.
@@ -310,6 +313,10 @@ func pathParamDoc(name string) string {
 		return `Run id ("<systemId>:<key>"; percent-encode reserved characters).`
 	case "strategyId":
 		return "Strategy id, short or qualified."
+	case "channelId":
+		return "Notification channel id, a UUID."
+	case "maintenanceId":
+		return "Maintenance window id, a UUID."
 	}
 	return ""
 }
@@ -453,6 +460,8 @@ func (s *Server) openAPIDocument() schema {
 		{"History", "Runs and aggregated history."},
 		{"Health", "System health, health state, transitions and events."},
 		{"Settings", "Platform settings."},
+		{"Notifications", "Notification channels (webhook, Slack, Discord, Microsoft Teams, PagerDuty, email), test notifications and the delivery log."},
+		{"Maintenance", "Maintenance windows: no notifications for their systems while they are active."},
 	} {
 		tags = append(tags, schema{"name": t.name, "description": t.desc})
 	}

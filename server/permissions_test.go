@@ -99,6 +99,30 @@ func permCases() []permCase {
 		{method: "GET", path: "/api/v1/settings/notification-defaults", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/settings/notification-defaults", scope: pManage, ok: 200,
 			body: func(map[string]string) any { return map[string]any{"suppressDeEscalations": true} }},
+
+		{method: "GET", path: "/api/v1/channels", scope: pRead, ok: 200},
+		{method: "POST", path: "/api/v1/channels", scope: pManage, ok: 201, body: func(v map[string]string) any {
+			return map[string]any{"name": "hook " + uniq(v), "type": "webhook", "config": map[string]any{"url": "https://hooks.example.com/" + uniq(v)}}
+		}},
+		{method: "GET", path: "/api/v1/channels/{channelId}", scope: pRead, ok: 200},
+		{method: "PATCH", path: "/api/v1/channels/{channelId}", scope: pManage, ok: 200,
+			body: func(v map[string]string) any { return map[string]any{"name": "renamed " + uniq(v)} }},
+		{method: "DELETE", path: "/api/v1/channels/{channelId}", scope: pManage, ok: 204,
+			fresh: func(e *env, v map[string]string) { v["channelId"] = e.mustChannel("del " + uniq(v)) }},
+		// The fixture channel points at a closed port: the test answers 200 "failed".
+		{method: "POST", path: "/api/v1/channels/{channelId}/test", scope: pManage, ok: 200},
+		{method: "GET", path: "/api/v1/deliveries", scope: pRead, ok: 200},
+
+		{method: "GET", path: "/api/v1/maintenances", scope: pRead, ok: 200},
+		{method: "POST", path: "/api/v1/maintenances", scope: pManage, ok: 201, body: func(v map[string]string) any {
+			return map[string]any{"title": "m " + uniq(v), "systemIds": []string{v["systemId"]},
+				"startsAt": t0.Format(time.RFC3339), "endsAt": t0.Add(time.Hour).Format(time.RFC3339)}
+		}},
+		{method: "GET", path: "/api/v1/maintenances/{maintenanceId}", scope: pRead, ok: 200},
+		{method: "PATCH", path: "/api/v1/maintenances/{maintenanceId}", scope: pManage, ok: 200,
+			body: func(v map[string]string) any { return map[string]any{"title": "moved " + uniq(v)} }},
+		{method: "DELETE", path: "/api/v1/maintenances/{maintenanceId}", scope: pManage, ok: 204,
+			fresh: func(e *env, v map[string]string) { v["maintenanceId"] = e.mustMaintenance(v["systemId"]) }},
 	}
 }
 
@@ -142,6 +166,8 @@ func TestPermissionMatrix(t *testing.T) {
 	e.mustAssign(v["systemId"], v["checkId"])
 	v["pausable"] = e.mustCheck("pausable")
 	v["runId"] = e.mustRun(v["systemId"], v["checkId"], 1, "healthy")
+	v["channelId"] = e.mustChannel("perm channel")
+	v["maintenanceId"] = e.mustMaintenance(v["systemId"])
 
 	// Every route is in the matrix.
 	inMatrix := map[string]bool{}

@@ -205,5 +205,53 @@ func (s *Server) routeTable() []route {
 			status: 200, response: "NotificationPolicy"}},
 		{method: put, path: v1 + "/settings/notification-defaults", auth: true, scope: cfgManage, handler: s.putNotificationDefaults, doc: opDoc{id: "setPlatformNotificationDefaults", tag: "Settings", summary: "Set the platform notification defaults",
 			body: "NotificationPolicy", status: 200, response: "NotificationPolicy", errors: []int{503}}},
+
+		// Notifications.
+		{method: get, path: v1 + "/channels", auth: true, scope: cfgRead, handler: s.listChannels, doc: opDoc{id: "listChannels", tag: "Notifications", summary: "List notification channels",
+			desc:  `By creation time. x-secret config values read "****".`,
+			query: []param{limitParam(100), offsetParam()}, status: 200, response: "ChannelList"}},
+		{method: post, path: v1 + "/channels", auth: true, scope: cfgManage, handler: s.createChannel, doc: opDoc{id: "createChannel", tag: "Notifications", summary: "Create a notification channel",
+			desc: "The config is validated by the channel type (schemas `ChannelConfig…`, field errors name `config.<key>`); its x-secret values are sealed with the server's secret key before they are stored " +
+				"(a secret that is not a string, such as a webhook's headers, is sealed as its JSON text). Without a secret key, a config holding a secret is a 422. " +
+				"`systems` defaults to `[\"*\"]` (every system), `events` to escalation, de-escalation and recovery; unknown systems and events are 422s naming `systems[i]` / `events[i]`.",
+			body: "ChannelCreate", status: 201, response: "Channel"}},
+		{method: get, path: v1 + "/channels/{channelId}", auth: true, scope: cfgRead, handler: s.getChannel, doc: opDoc{id: "getChannel", tag: "Notifications", summary: "Get a notification channel",
+			desc: `x-secret config values read "****". failing is true from the delivery that reached the failure threshold until the next successful one.`, status: 200, response: "Channel"}},
+		{method: patch, path: v1 + "/channels/{channelId}", auth: true, scope: cfgManage, handler: s.updateChannel, doc: opDoc{id: "updateChannel", tag: "Notifications", summary: "Update a notification channel",
+			desc: `Absent fields keep their value; config replaces the whole config, and a secret sent back as "****" keeps its stored value. The type cannot change (422 on type). remindEvery null turns reminders off. A changed config clears the channel's failure count.`,
+			body: "ChannelPatch", status: 200, response: "Channel"}},
+		{method: del, path: v1 + "/channels/{channelId}", auth: true, scope: cfgManage, handler: s.deleteChannel, doc: opDoc{id: "deleteChannel", tag: "Notifications", summary: "Delete a notification channel with its deliveries",
+			status: 204}},
+		{method: post, path: v1 + "/channels/{channelId}/test", auth: true, scope: cfgManage, handler: s.testChannel, doc: opDoc{id: "testChannel", tag: "Notifications", summary: "Send a test notification through a channel",
+			desc: fmt.Sprintf("Sends one message (event `test`, system `checkflow-test`) synchronously, at most %v, and records it as a delivery (systemId null). "+
+				"A failed send is a 200 with `status: failed`, the error (secrets redacted) and whether a retry could succeed. The channel's failure state is not changed.", channelTestTimeout),
+			status: 200, response: "ChannelTestResult"}},
+		{method: get, path: v1 + "/deliveries", auth: true, scope: cfgRead, handler: s.listDeliveries, doc: opDoc{id: "listDeliveries", tag: "Notifications", summary: "The delivery log: one row per notification per channel, newest first",
+			query: []param{
+				{name: "channelId", desc: "Only deliveries to this channel.", schema: schema{"type": "string", "format": "uuid"}},
+				{name: "systemId", desc: "Only deliveries about this system.", schema: schema{"type": "string"}},
+				{name: "status", desc: "Only deliveries with this status.", schema: ref("DeliveryStatus")},
+				{name: "cursor", desc: "nextCursor of the previous page.", schema: schema{"type": "string"}},
+				limitParam(defaultDeliveryLimit)},
+			status: 200, response: "DeliveryList"}},
+
+		// Maintenance.
+		{method: get, path: v1 + "/maintenances", auth: true, scope: cfgRead, handler: s.listMaintenances, doc: opDoc{id: "listMaintenances", tag: "Maintenance", summary: "List maintenance windows, latest start first",
+			query: []param{
+				{name: "systemId", desc: "Only windows covering this system.", schema: schema{"type": "string"}},
+				{name: "state", desc: "Only windows in this state now (server clock).", schema: ref("MaintenanceState")},
+				limitParam(100), offsetParam()},
+			status: 200, response: "MaintenanceList"}},
+		{method: post, path: v1 + "/maintenances", auth: true, scope: cfgManage, handler: s.createMaintenance, doc: opDoc{id: "createMaintenance", tag: "Maintenance", summary: "Schedule a maintenance window",
+			desc: "While a window covers a system, its subscribers are not notified; when the window ends, they are told the status if it differs from what they were last told. " +
+				"endsAt must be after startsAt and in the future; every system id must exist. The window's workflow is signalled after the write (503 entity-unreachable: saved, but not signalled).",
+			body: "MaintenanceCreate", status: 201, response: "Maintenance", errors: []int{503}}},
+		{method: get, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgRead, handler: s.getMaintenance, doc: opDoc{id: "getMaintenance", tag: "Maintenance", summary: "Get a maintenance window",
+			status: 200, response: "Maintenance"}},
+		{method: patch, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgManage, handler: s.updateMaintenance, doc: opDoc{id: "updateMaintenance", tag: "Maintenance", summary: "Change a maintenance window",
+			desc: "Absent fields keep their value; the result is validated like a new window (endsAt after startsAt and in the future; system ids sent must exist).",
+			body: "MaintenancePatch", status: 200, response: "Maintenance", errors: []int{503}}},
+		{method: del, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgManage, handler: s.deleteMaintenance, doc: opDoc{id: "deleteMaintenance", tag: "Maintenance", summary: "Delete a maintenance window",
+			status: 204, errors: []int{503}}},
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/workflows"
@@ -36,6 +37,9 @@ type Entities interface {
 	// RunCheck runs one check now through the entity (Update-with-Start); updateID makes it
 	// idempotent.
 	RunCheck(ctx context.Context, systemID, updateID string, req workflows.RunCheckRequest) (workflows.RunCheckResponse, error)
+	// MaintenanceChanged signals (with start) the workflow of a maintenance window that the
+	// window was created, changed or deleted.
+	MaintenanceChanged(ctx context.Context, windowID string) error
 }
 
 // Config is what the API needs.
@@ -53,6 +57,9 @@ type Config struct {
 	// SecretBox seals x-secret config fields before they are stored. Without it, a check with a
 	// secret value is rejected (nothing is ever stored in plain text).
 	SecretBox *secretbox.Box
+	// NotifyOptions are given to the notification channels the API builds (POST
+	// /channels/{channelId}/test); tests inject an HTTP client or a TLS config with them.
+	NotifyOptions notify.Options
 }
 
 // Option customises the server.
@@ -123,6 +130,7 @@ type Server struct {
 	now          func() time.Time
 	timeouts     Timeouts
 	runGate      *runGate
+	limiter      *notify.Limiter
 	routes       []route
 	openapi      []byte
 }
@@ -150,6 +158,7 @@ func New(cfg Config, opts ...Option) *Server {
 		now:          time.Now,
 		timeouts:     Timeouts{Request: DefaultRequestTimeout, Notify: DefaultNotifyTimeout, RunMargin: DefaultRunMargin},
 		runGate:      newRunGate(),
+		limiter:      notify.NewLimiter(),
 	}
 	for _, o := range opts {
 		o(s)
