@@ -215,3 +215,29 @@ func TestConfigSchemaMatchesDecodingAndSecrets(t *testing.T) {
 		t.Error("unknown type has a schema or secrets")
 	}
 }
+
+// A webhook's headers are sealed as their JSON text (sealed secrets are strings): after
+// opening, SecretsFromText gives the object back, and the channel builds; string secrets stay.
+func TestSecretsFromText(t *testing.T) {
+	opened := json.RawMessage(`{"url":"http://127.0.0.1:1/h","secret":"{\"not\":\"json-decoded\"}","headers":"{\"Authorization\":\"Bearer x\"}"}`)
+	got := SecretsFromText(TypeWebhook, opened)
+	var m map[string]any
+	if err := json.Unmarshal(got, &m); err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := m["headers"].(map[string]any); !ok || h["Authorization"] != "Bearer x" {
+		t.Fatalf("headers = %#v, want the decoded object", m["headers"])
+	}
+	if s, ok := m["secret"].(string); !ok || s != `{"not":"json-decoded"}` {
+		t.Fatalf("secret = %#v, want the string kept", m["secret"])
+	}
+	if _, err := New(TypeWebhook, got, Options{}); err != nil {
+		t.Fatalf("the decoded config does not build: %v", err)
+	}
+	if _, err := New(TypeWebhook, opened, Options{}); err == nil {
+		t.Fatal("the config with headers as text builds: the test proves nothing")
+	}
+	if same := SecretsFromText(TypeSlack, json.RawMessage(`{"webhookUrl":"{}"}`)); string(same) != `{"webhookUrl":"{}"}` {
+		t.Fatalf("a string secret was changed: %s", same)
+	}
+}
