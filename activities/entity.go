@@ -161,12 +161,11 @@ func (a *Entity) DispatchEvents(ctx context.Context, req workflows.DispatchReque
 	}
 }
 
-// LogConsumer writes every event to the log (the default consumer until notifications and
-// automations are wired).
+// LogConsumer writes every event to the log at DEBUG (one line per run would drown the INFO log).
 type LogConsumer struct{ Logger *slog.Logger }
 
 // Consume logs the event.
 func (l LogConsumer) Consume(ctx context.Context, ev store.Event) error {
-	l.Logger.InfoContext(ctx, "event", "type", ev.Type, "systemId", ev.SystemID, "key", ev.IdempotencyKey)
+	l.Logger.DebugContext(ctx, "event", "type", ev.Type, "systemId", ev.SystemID, "key", ev.IdempotencyKey)
 	return nil
 }

@@ -2,16 +2,20 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/workflows"
 )
 
-// Reconciler starts missing entities.
+// Reconciler starts missing entities and maintenance window workflows.
 type Reconciler struct {
 	Store    *store.Store
 	Entities *entityclient.Client
@@ -35,5 +39,44 @@ func (r *Reconciler) ReconcileEntities(ctx context.Context) (workflows.Reconcile
 		}
 		activity.RecordHeartbeat(ctx, res)
 	}
+	windows, err := r.Store.UnfinishedMaintenances(ctx)
+	if err != nil {
+		return res, fmt.Errorf("list maintenance windows: %w", err)
+	}
+	for _, id := range windows {
+		started, err := r.ensureMaintenance(ctx, id)
+		if err != nil {
+			return res, err
+		}
+		if started {
+			res.Maintenances++
+		}
+		activity.RecordHeartbeat(ctx, res)
+	}
 	return res, nil
+}
+
+// ensureMaintenance starts the workflow of a window whose end was not handled yet unless it
+// runs (the API starts it on every write; this brings back one that was terminated or never
+// started because Temporal was away when the window was written).
+func (r *Reconciler) ensureMaintenance(ctx context.Context, windowID string) (bool, error) {
+	q := r.Entities.TaskQueue
+	if q == "" {
+		q = workflows.TaskQueue
+	}
+	_, err := r.Entities.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       workflows.MaintenanceWorkflowID(windowID),
+		TaskQueue:                q,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		StaticSummary:            "maintenance window " + windowID,
+	}, workflows.MaintenanceWorkflow, workflows.MaintenanceInput{WindowID: windowID})
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("start maintenance window %s: %w", windowID, err)
+	}
+	return true, nil
 }

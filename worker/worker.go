@@ -21,6 +21,7 @@ import (
 	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/worker/searchattrs"
@@ -59,6 +60,23 @@ type Config struct {
 	// Namespace is the Client's namespace, where the search attributes the entities set are
 	// registered when missing; default "default".
 	Namespace string
+	// Notify configures notifications (delivery retries, channel options, failing threshold,
+	// links).
+	Notify NotifyConfig
+}
+
+// NotifyConfig configures the notifiers and deliveries of a worker.
+type NotifyConfig struct {
+	// Notifier are the options given to the notifiers this worker starts.
+	Notifier workflows.NotifierOptions
+	// Channel are the channels' options (HTTP client, SMTP TLS config); tests trust their own
+	// CA with it.
+	Channel notify.Options
+	// FailingAfter is how many failed attempts in a row mark a channel failing (default
+	// activities.DefaultFailingAfter).
+	FailingAfter int
+	// PublicURL links notifications to <PublicURL>/status/<systemId> when set.
+	PublicURL string
 }
 
 // stopGrace lets in-flight activities (a probe batch, a persist, a reconcile pass) finish when
@@ -110,7 +128,11 @@ func Start(cfg Config) (*Worker, error) {
 		cfg.Checks = checks.NewRegistry()
 	}
 	if cfg.Consumers == nil {
-		cfg.Consumers = []activities.Consumer{activities.LogConsumer{Logger: cfg.Logger}}
+		st := store.New(cfg.Pool)
+		cfg.Consumers = []activities.Consumer{
+			activities.LogConsumer{Logger: cfg.Logger},
+			activities.NotifyConsumer{Store: st, Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.Notify.Notifier},
+		}
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = client.DefaultNamespace
@@ -236,9 +258,34 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 
+	registerNotify(r, cfg, ent.Store)
+
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflow})
 	rec := &activities.Reconciler{Store: ent.Store, Entities: &entityclient.Client{Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.EntityOptions}}
 	r.RegisterActivityWithOptions(rec.ReconcileEntities, activity.RegisterOptions{Name: workflows.ActivityReconcileEntities})
+}
+
+// registerNotify registers the notifier and maintenance window workflows and their activities.
+func registerNotify(r sdkworker.Registry, cfg Config, st *store.Store) {
+	r.RegisterWorkflowWithOptions(workflows.SystemNotifier, workflow.RegisterOptions{Name: workflows.NotifierWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.MaintenanceWindow, workflow.RegisterOptions{Name: workflows.MaintenanceWorkflow})
+	n := &activities.Notifier{
+		Store: st, Box: cfg.SecretBox, Temporal: cfg.Client, TaskQueue: cfg.TaskQueue,
+		NotifierOptions: cfg.Notify.Notifier, Limiter: notify.NewLimiter(), Channel: cfg.Notify.Channel,
+		Logger: cfg.Logger, FailingAfter: cfg.Notify.FailingAfter, BaseURL: cfg.Notify.PublicURL,
+	}
+	for name, fn := range map[string]any{
+		workflows.ActivityPlanTransition:     n.PlanTransition,
+		workflows.ActivityPlanCheckFailed:    n.PlanCheckFailed,
+		workflows.ActivityPlanReminders:      n.PlanReminders,
+		workflows.ActivityPlanMaintenanceEnd: n.PlanMaintenanceEnd,
+		workflows.ActivityDeliver:            n.Deliver,
+		workflows.ActivityFailDelivery:       n.FailDelivery,
+		workflows.ActivityLoadMaintenance:    n.LoadMaintenance,
+		workflows.ActivityMaintenanceEdge:    n.MaintenanceEdge,
+	} {
+		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+	}
 }
 
 // Stop stops every worker and waits for in-flight tasks. The workers stop together: each

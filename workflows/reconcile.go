@@ -22,6 +22,8 @@ const (
 type ReconcileResult struct {
 	Systems int `json:"systems"`
 	Started int `json:"started"`
+	// Maintenances counts maintenance window workflows started.
+	Maintenances int `json:"maintenances,omitempty"`
 }
 
 // Reconcile makes sure every system with at least one enabled check has a running entity (a

@@ -29,3 +29,34 @@ func TestReplayCommittedHistories(t *testing.T) {
 		})
 	}
 }
+
+// The notification workflows' committed histories (recorded by the tests in tests/notify*_test.go
+// with -record-histories) replay against the current code.
+func TestReplayNotificationHistories(t *testing.T) {
+	cases := []struct {
+		glob string
+		name string
+		fn   any
+	}{
+		{"testdata/notifier-*.json", NotifierWorkflow, SystemNotifier},
+		{"testdata/maintenance-*.json", MaintenanceWorkflow, MaintenanceWindow},
+	}
+	for _, c := range cases {
+		files, err := filepath.Glob(c.glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no committed histories match %s", c.glob)
+		}
+		for _, f := range files {
+			t.Run(filepath.Base(f), func(t *testing.T) {
+				r := worker.NewWorkflowReplayer()
+				r.RegisterWorkflowWithOptions(c.fn, workflow.RegisterOptions{Name: c.name})
+				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+					t.Fatalf("replay %s: %v", f, err)
+				}
+			})
+		}
+	}
+}

@@ -46,15 +46,28 @@ type demoteCancelled struct{ h slog.Handler }
 func (d demoteCancelled) Enabled(ctx context.Context, l slog.Level) bool { return d.h.Enabled(ctx, l) }
 
 func (d demoteCancelled) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelError || !carriesCancellation(r) {
+	if r.Level < slog.LevelError {
 		return d.h.Handle(ctx, r)
 	}
-	w := slog.NewRecord(r.Time, slog.LevelWarn, r.Message, r.PC)
+	level, why := slog.LevelWarn, "cancelled"
+	switch {
+	case carriesCancellation(r):
+	case carries(r, isReceiverFailure):
+		// A receiver that refused a notification: the delivery activity logged it itself (INFO)
+		// and the channel shows it; the SDK's ERROR would read as checkflow's own failure.
+		level, why = slog.LevelDebug, "receiver failure"
+	default:
+		return d.h.Handle(ctx, r)
+	}
+	if !d.h.Enabled(ctx, level) {
+		return nil
+	}
+	w := slog.NewRecord(r.Time, level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		w.AddAttrs(a)
 		return true
 	})
-	w.AddAttrs(slog.String("demoted", "cancelled"))
+	w.AddAttrs(slog.String("demoted", why))
 	return d.h.Handle(ctx, w)
 }
 
@@ -66,15 +79,28 @@ func (d demoteCancelled) WithGroup(name string) slog.Handler {
 }
 
 // carriesCancellation reports whether one of r's attributes is an error that says "cancelled".
-func carriesCancellation(r slog.Record) bool {
+func carriesCancellation(r slog.Record) bool { return carries(r, isCancellation) }
+
+// carries reports whether one of r's attributes is an error for which is holds.
+func carries(r slog.Record, is func(error) bool) bool {
 	found := false
 	r.Attrs(func(a slog.Attr) bool {
-		if err, ok := a.Value.Any().(error); ok && isCancellation(err) {
+		if err, ok := a.Value.Any().(error); ok && is(err) {
 			found = true
 		}
 		return !found
 	})
 	return found
+}
+
+// IsReceiverFailureType reports whether an application error type is that of a notification
+// delivery that failed at the receiver (workflows.ErrTypeDeliveryFailed and
+// ErrTypeDeliveryRejected; devenv does not import workflows).
+func IsReceiverFailureType(t string) bool { return t == "DeliveryFailed" || t == "DeliveryRejected" }
+
+func isReceiverFailure(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && IsReceiverFailureType(app.Type())
 }
 
 func isCancellation(err error) bool {

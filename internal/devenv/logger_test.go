@@ -10,10 +10,14 @@ import (
 	"testing"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/checkflow/checkflow/workflows"
 )
 
 // Defect 8 of issue 17: the SDK's lines reach the operator from warn on, and an ERROR that
 // only reports a cancellation (an activity interrupted by a stopping worker) is a warning.
+// Issue 10: a notification receiver's failure is not checkflow's error (the delivery activity
+// logs it at INFO; the channel shows it).
 func TestSDKLoggerLevels(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -26,6 +30,9 @@ func TestSDKLoggerLevels(t *testing.T) {
 		{"workflow panic", "ERROR", "Workflow panic", []any{"Error", "[TMPRL1101] Potential deadlock detected"}, "ERROR"},
 		{"activity interrupted by the worker stopping", "ERROR", "Activity error.", []any{"Error", fmt.Errorf("list systems: %w", context.Canceled)}, "WARN"},
 		{"activity cancelled by its workflow", "ERROR", "Activity error.", []any{"Error", temporal.NewCanceledError()}, "WARN"},
+		{"delivery refused by its receiver", "ERROR", "Activity error.", []any{"ActivityType", "DeliverNotification", "Error", temporal.NewApplicationError("webhook answered HTTP 500", workflows.ErrTypeDeliveryFailed)}, ""},
+		{"delivery rejected for good", "ERROR", "Activity error.", []any{"Error", temporal.NewNonRetryableApplicationError("HTTP 404", workflows.ErrTypeDeliveryRejected, nil)}, ""},
+		{"other application error kept", "ERROR", "Activity error.", []any{"Error", temporal.NewApplicationError("boom", "Other")}, "ERROR"},
 		{"warning kept", "WARN", "Failed to poll for task.", []any{"Error", errors.New("unavailable")}, "WARN"},
 		{"info dropped", "INFO", "Started Worker", nil, ""},
 	}
