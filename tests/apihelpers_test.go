@@ -21,12 +21,20 @@ type apiStack struct {
 	anon  *apitest.Client
 }
 
-func newAPIStack(t *testing.T) *apiStack {
+func newAPIStack(t *testing.T) *apiStack { return newAPIStackWith(t, stackOptions{}) }
+
+// newAPIStackWith builds an API stack whose worker and API share opts.box (a fresh box when
+// none is given).
+func newAPIStackWith(t *testing.T, opts stackOptions) *apiStack {
 	t.Helper()
-	s := newStack(t)
+	if opts.box == nil {
+		opts.box = testutil.SecretBox(t)
+	}
+	s := newStackWith(t, opts)
 	srv := server.New(server.Config{
 		Pool: s.pool, Temporal: shared.temporal.Client, Entities: s.entities,
-		Logger: testutil.Logger(t), Version: "e2e", SecretBox: testutil.SecretBox(t),
+		Logger: s.opts.logger, Version: "e2e", SecretBox: opts.box,
+		NotifyOptions: opts.notify.Channel,
 	})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)

@@ -28,7 +28,7 @@ import (
 // -record-histories=$PWD/workflows/testdata -record-label=<change id>).
 var recordHistories = flag.String("record-histories", "", "directory to write recorded SystemHealth histories to")
 
-// recordLabel names the recorded files (systemhealth-<label>-<kind>.json): the corpus grows with
+// recordLabel names the recorded files (<workflow>-<label>-<kind>.json): the corpus grows with
 // each workflow change and a committed history is never overwritten.
 var recordLabel = flag.String("record-label", "", "label of the recorded histories, e.g. the workflow change id (required with -record-histories)")
 
@@ -36,13 +36,19 @@ var recordLabel = flag.String("record-label", "", "label of the recorded histori
 // it refuses to overwrite a committed history.
 func recordHistory(t *testing.T, h *historypb.History, kind string) {
 	t.Helper()
+	recordHistoryAs(t, "systemhealth", h, kind)
+}
+
+// recordHistoryAs writes h as <prefix>-<label>-<kind>.json when recording is on.
+func recordHistoryAs(t *testing.T, prefix string, h *historypb.History, kind string) {
+	t.Helper()
 	if *recordHistories == "" {
 		return
 	}
 	if *recordLabel == "" {
 		t.Fatal("-record-histories needs -record-label (e.g. the GetVersion change id of the change being recorded)")
 	}
-	name := filepath.Join(*recordHistories, fmt.Sprintf("systemhealth-%s-%s.json", *recordLabel, kind))
+	name := filepath.Join(*recordHistories, fmt.Sprintf("%s-%s-%s.json", prefix, *recordLabel, kind))
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
@@ -141,4 +147,51 @@ func fetchHistory(t *testing.T, workflowID, runID string) *historypb.History {
 		t.Fatal(err)
 	}
 	return h2
+}
+
+// replayAll replays every run of a workflow id against the current code (registered under
+// name) and records each history as <prefix>-<label>-<kind>.json when recording is on; kind
+// is how the run closed (completed, continued-as-new) or "running".
+func replayAll(t *testing.T, workflowID, name, prefix string, fn any) {
+	t.Helper()
+	ctx := context.Background()
+	resp, err := shared.temporal.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf(`WorkflowId = %q`, workflowID),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Executions) == 0 {
+		t.Fatalf("no runs of %s", workflowID)
+	}
+	replayer := sdkworker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	logger := devenv.SDKLogger(testutil.Logger(t))
+	kinds := map[string]int{}
+	for _, e := range resp.Executions {
+		runID := e.GetExecution().GetRunId()
+		h := fetchHistory(t, workflowID, runID)
+		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
+			t.Fatalf("replay %s run %s: %v", workflowID, runID, err)
+		}
+		// Visibility lags: the run's own description says how it closed.
+		d, err := shared.temporal.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := "running"
+		switch d.GetWorkflowExecutionInfo().GetStatus() {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+			kind = "completed"
+		case enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW:
+			kind = "continued-as-new"
+		case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		default:
+			continue // terminated by a test's cleanup: not a history worth keeping
+		}
+		if kinds[kind]++; kinds[kind] > 1 {
+			kind = fmt.Sprintf("%s-%d", kind, kinds[kind])
+		}
+		recordHistoryAs(t, prefix, h, kind)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/internal/testutil"
 	"github.com/checkflow/checkflow/worker"
@@ -31,11 +33,28 @@ type stack struct {
 	probes   string
 	entities *entityclient.Client
 	worker   *worker.Worker
+	opts     stackOptions
 }
 
-func newStack(t *testing.T) *stack {
+// stackOptions change what a test stack's worker (and API) are given.
+type stackOptions struct {
+	// box seals and opens secrets in the API and the worker (default: none for a bare stack,
+	// a fresh one for an API stack).
+	box *secretbox.Box
+	// notify configures the worker's notifications.
+	notify worker.NotifyConfig
+	// logger replaces the per-test logger (tests that read the logs).
+	logger *slog.Logger
+}
+
+func newStack(t *testing.T) *stack { return newStackWith(t, stackOptions{}) }
+
+func newStackWith(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
-	s := &stack{dbURL: testutil.NewDatabase(t), queue: testutil.UniqueName(t)}
+	if opts.logger == nil {
+		opts.logger = testutil.Logger(t)
+	}
+	s := &stack{dbURL: testutil.NewDatabase(t), queue: testutil.UniqueName(t), opts: opts}
 	s.probes = s.queue + "-probes"
 	pool, err := pgxpool.New(context.Background(), s.dbURL)
 	if err != nil {
@@ -52,8 +71,13 @@ func newStack(t *testing.T) *stack {
 
 func (s *stack) startWorker(t *testing.T) {
 	t.Helper()
+	logger := s.opts.logger
+	if logger == nil {
+		logger = testutil.Logger(t)
+	}
 	w, err := worker.Start(worker.Config{Client: shared.temporal.Client, Pool: s.pool, TaskQueue: s.queue,
-		ProbeTaskQueue: s.probes, EntityOptions: s.entities.Options, Logger: testutil.Logger(t)})
+		ProbeTaskQueue: s.probes, EntityOptions: s.entities.Options, Logger: logger,
+		SecretBox: s.opts.box, Notify: s.opts.notify})
 	if err != nil {
 		t.Fatal(err)
 	}
