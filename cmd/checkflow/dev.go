@@ -21,7 +21,7 @@ type devConfig struct {
 	httpAddr, uiAddr, databaseURL, dataDir, logLevel string
 	temporalPort                                     int
 	noUI, publicStatus                               bool
-	secretKey                                        string
+	secretKey, publicURL                             string
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -36,6 +36,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.boolean(&c.noUI, "no-ui", "CHECKFLOW_NO_UI", false, "do not serve the Temporal Web UI")
 	f.boolean(&c.publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	secretKeyFlag(f, &c.secretKey)
+	publicURLFlag(f, &c.publicURL)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -44,6 +45,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	// Validate everything before starting anything.
+	if err := validatePublicURL(c.publicURL); err != nil {
+		return err
+	}
 	if err := validateDatabaseURL(c.databaseURL); err != nil {
 		return err
 	}
@@ -137,7 +141,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(tc.Close)
 
-	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box, Namespace: temporal.Namespace()})
+	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box, Namespace: temporal.Namespace(),
+		Notify: worker.NotifyConfig{PublicURL: c.publicURL}})
 	if err != nil {
 		return err
 	}

@@ -120,6 +120,18 @@ func validateDatabaseURL(raw string) error {
 	return nil
 }
 
+// validatePublicURL checks --public-url: empty, or an absolute http(s) URL.
+func validatePublicURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return badFlag("public-url", "not an http(s)://host/… URL")
+	}
+	return nil
+}
+
 // temporalFlags are the flags that reach an existing Temporal cluster.
 type temporalFlags struct {
 	address, namespace, tlsCert, tlsKey, tlsCA, tlsServerName, apiKey string

@@ -306,6 +306,8 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		{"unreachable temporal (server)", []string{"server", "--temporal-address", unreachable, "--http-addr", freeAddr(t)}, "--temporal-address"},
 		{"temporal address not host:port", []string{"worker", "--temporal-address", "nonsense"}, "--temporal-address"},
 		{"bad log level", []string{"dev", "--log-level", "loud"}, "--log-level"},
+		{"public url not http", []string{"dev", "--public-url", "ftp://status.example", "--http-addr", freeAddr(t)}, "--public-url"},
+		{"public url without host (worker)", []string{"worker", "--public-url", "https://"}, "--public-url"},
 		{"unknown flag", []string{"dev", "--no-such-flag"}, "flag"},
 	}
 	for _, tc := range cases {

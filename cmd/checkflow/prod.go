@@ -78,11 +78,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var databaseURL, logLevel, location, taskQueue, secretKey string
+	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL string
 	var probesOnly bool
 	var tf temporalFlags
 	f := newFlags("worker", stderr)
 	secretKeyFlag(f, &secretKey)
+	publicURLFlag(f, &publicURL)
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL (not used with --probes-only)")
 	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	f.str(&location, "location", "CHECKFLOW_LOCATION", "", "also serve the probe task queue of this location (checkflow-probes-<location>)")
@@ -94,6 +95,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log, err := newLogger(stderr, logLevel)
 	if err != nil {
+		return err
+	}
+	if err := validatePublicURL(publicURL); err != nil {
 		return err
 	}
 	if err := validateDatabaseURL(databaseURL); err != nil {
@@ -114,7 +118,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace}
+	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace,
+		Notify: worker.NotifyConfig{PublicURL: publicURL}}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {

@@ -115,6 +115,12 @@ func secretKeyFlag(f *flags, p *string) {
 	f.str(p, "secret-key", "CHECKFLOW_SECRET_KEY", "", "base64 32-byte key that seals credentials in stored check configurations; the same on every server and worker (dev: <data-dir>/secret.key)")
 }
 
+// publicURLFlag registers --public-url: where people open checkflow, so notifications link to
+// <url>/status/<systemId>.
+func publicURLFlag(f *flags, p *string) {
+	f.str(p, "public-url", "CHECKFLOW_PUBLIC_URL", "", "base URL people reach checkflow at; notifications link to <url>/status/<systemId> (empty: no link)")
+}
+
 // secretBoxFrom builds the secret box of --secret-key (nil without a key: checks that carry a
 // credential are then rejected by the API and cannot run on this worker; see warnNoSecretKey).
 func secretBoxFrom(key string) (*secretbox.Box, error) {
