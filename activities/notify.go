@@ -78,15 +78,10 @@ func (a *Notifier) PlanTransition(ctx context.Context, req workflows.PlanTransit
 		resp.Suppressed = "none"
 		return resp, nil
 	}
-	inMaint, err := a.Store.InMaintenance(ctx, req.SystemID, t.At)
-	if err != nil {
-		return resp, fmt.Errorf("maintenance of %s: %w", req.SystemID, err)
+	if quiet, err := a.quiet(ctx, req.SystemID, t.At, &resp); quiet || err != nil {
+		return resp, err
 	}
-	if inMaint {
-		resp.InMaintenance, resp.Suppressed = true, "maintenance"
-		a.Logger.DebugContext(ctx, "notification suppressed by maintenance", "systemId", req.SystemID, "from", t.From, "to", t.To)
-		return resp, nil
-	}
+	var err error
 	if resp.Reminders, err = a.reminderChannels(ctx, req.SystemID); err != nil {
 		return resp, err
 	}
@@ -124,13 +119,8 @@ func (a *Notifier) PlanCheckFailed(ctx context.Context, req workflows.PlanCheckF
 	if err != nil || len(chans) == 0 {
 		return resp, err
 	}
-	inMaint, err := a.Store.InMaintenance(ctx, req.SystemID, f.At)
-	if err != nil {
-		return resp, fmt.Errorf("maintenance of %s: %w", req.SystemID, err)
-	}
-	if inMaint {
-		resp.InMaintenance, resp.Suppressed = true, "maintenance"
-		return resp, nil
+	if quiet, err := a.quiet(ctx, req.SystemID, f.At, &resp); quiet || err != nil {
+		return resp, err
 	}
 	name := a.systemName(ctx, req.SystemID)
 	checks, err := a.checks(ctx, req.SystemID)
@@ -157,13 +147,8 @@ func (a *Notifier) PlanCheckFailed(ctx context.Context, req workflows.PlanCheckF
 // PlanReminders records the reminders that are due for a system that stays down.
 func (a *Notifier) PlanReminders(ctx context.Context, req workflows.PlanRemindersRequest) (workflows.PlanResponse, error) {
 	resp := workflows.PlanResponse{Status: req.Status}
-	inMaint, err := a.Store.InMaintenance(ctx, req.SystemID, req.At)
-	if err != nil {
-		return resp, fmt.Errorf("maintenance of %s: %w", req.SystemID, err)
-	}
-	if inMaint {
-		resp.InMaintenance, resp.Suppressed = true, "maintenance"
-		return resp, nil
+	if quiet, err := a.quiet(ctx, req.SystemID, req.At, &resp); quiet || err != nil {
+		return resp, err
 	}
 	name := a.systemName(ctx, req.SystemID)
 	checks, err := a.checks(ctx, req.SystemID)
@@ -210,13 +195,8 @@ func (a *Notifier) PlanReminders(ctx context.Context, req workflows.PlanReminder
 // only when its status differs from what they were last told.
 func (a *Notifier) PlanMaintenanceEnd(ctx context.Context, req workflows.PlanMaintenanceEndRequest) (workflows.PlanResponse, error) {
 	resp := workflows.PlanResponse{}
-	inMaint, err := a.Store.InMaintenance(ctx, req.SystemID, req.At)
-	if err != nil {
-		return resp, fmt.Errorf("maintenance of %s: %w", req.SystemID, err)
-	}
-	if inMaint {
-		resp.InMaintenance, resp.Suppressed = true, "maintenance" // another window still covers it
-		return resp, nil
+	if quiet, err := a.quiet(ctx, req.SystemID, req.At, &resp); quiet || err != nil {
+		return resp, err // another window may still cover it
 	}
 	view, err := a.Store.GetView(ctx, req.SystemID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -258,6 +238,20 @@ func (a *Notifier) PlanMaintenanceEnd(ctx context.Context, req workflows.PlanMai
 		return resp, fmt.Errorf("last notified of %s: %w", req.SystemID, err)
 	}
 	return resp, nil
+}
+
+// quiet reports whether a maintenance window covers the system at `at`; then resp says so and
+// nothing is to be sent.
+func (a *Notifier) quiet(ctx context.Context, systemID string, at time.Time, resp *workflows.PlanResponse) (bool, error) {
+	in, err := a.Store.InMaintenance(ctx, systemID, at)
+	if err != nil {
+		return false, fmt.Errorf("maintenance of %s: %w", systemID, err)
+	}
+	if in {
+		resp.InMaintenance, resp.Suppressed = true, "maintenance"
+		a.Logger.DebugContext(ctx, "notification suppressed by maintenance", "systemId", systemID)
+	}
+	return in, nil
 }
 
 // record builds the message of a status change and records it for every channel subscribed to

@@ -20,11 +20,9 @@ import (
 
 // Channel limits.
 const (
-	// maxChannelSystems is the most system ids a channel may subscribe to.
-	maxChannelSystems = 1000
-	// minRemindEvery and maxRemindEvery bound a channel's reminder interval.
+	// minRemindEvery and maxRemindEvery bound a channel's reminder interval (the store's).
 	minRemindEvery = time.Second
-	maxRemindEvery = 7 * 24 * time.Hour
+	maxRemindEvery = store.MaxRemindEverySeconds * time.Second
 	// channelTestTimeout bounds the one send of POST /channels/{channelId}/test.
 	channelTestTimeout = 15 * time.Second
 	// deliveryRecordTimeout bounds recording a test delivery's outcome after the send.
@@ -33,12 +31,6 @@ const (
 	defaultDeliveryLimit = 50
 )
 
-// allSystems subscribes a channel to every system.
-const allSystems = "*"
-
-// subscribableEvents are the events a channel may subscribe to (reminders go to channels with
-// remindEvery; test deliveries to the channel tested).
-var subscribableEvents = []string{notify.EventEscalation, notify.EventDeEscalation, notify.EventRecovery, notify.EventCheckFailed}
 
 // ---- representation --------------------------------------------------------------------------
 
@@ -115,15 +107,15 @@ func validateChannelSystems(systems []string) []FieldError {
 	if len(systems) == 0 {
 		return []FieldError{{Field: "systems", Message: `must list system ids, or be ["*"] for every system`}}
 	}
-	if len(systems) > maxChannelSystems {
-		return []FieldError{{Field: "systems", Message: fmt.Sprintf("must list at most %d system ids", maxChannelSystems)}}
+	if len(systems) > store.MaxChannelSystems {
+		return []FieldError{{Field: "systems", Message: fmt.Sprintf("must list at most %d system ids", store.MaxChannelSystems)}}
 	}
 	var fe []FieldError
 	seen := map[string]bool{}
 	for i, id := range systems {
 		field := fmt.Sprintf("systems[%d]", i)
 		switch {
-		case id == allSystems && len(systems) > 1:
+		case id == store.AllSystems && len(systems) > 1:
 			fe = append(fe, FieldError{Field: field, Message: `"*" (every system) cannot be combined with system ids`})
 		case strings.TrimSpace(id) == "":
 			fe = append(fe, FieldError{Field: field, Message: "must not be empty"})
@@ -139,7 +131,7 @@ func validateChannelSystems(systems []string) []FieldError {
 func (s *Server) unknownSystems(ctx context.Context, field string, ids []string) ([]FieldError, error) {
 	var lookup []string
 	for _, id := range ids {
-		if id != allSystems && strings.TrimSpace(id) != "" {
+		if id != store.AllSystems && strings.TrimSpace(id) != "" {
 			lookup = append(lookup, id)
 		}
 	}
@@ -152,7 +144,7 @@ func (s *Server) unknownSystems(ctx context.Context, field string, ids []string)
 	}
 	var fe []FieldError
 	for i, id := range ids {
-		if id != allSystems && strings.TrimSpace(id) != "" && !exists[id] {
+		if id != store.AllSystems && strings.TrimSpace(id) != "" && !exists[id] {
 			fe = append(fe, FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: fmt.Sprintf("unknown system %q", id)})
 		}
 	}
@@ -162,15 +154,15 @@ func (s *Server) unknownSystems(ctx context.Context, field string, ids []string)
 // validateChannelEvents checks a channel's events: 1–4 distinct subscribable events.
 func validateChannelEvents(events []string) []FieldError {
 	if len(events) == 0 {
-		return []FieldError{{Field: "events", Message: "must list at least one event: " + strings.Join(subscribableEvents, ", ")}}
+		return []FieldError{{Field: "events", Message: "must list at least one event: " + strings.Join(store.ChannelEvents(), ", ")}}
 	}
 	var fe []FieldError
 	seen := map[string]bool{}
 	for i, ev := range events {
 		field := fmt.Sprintf("events[%d]", i)
 		switch {
-		case !slices.Contains(subscribableEvents, ev):
-			fe = append(fe, FieldError{Field: field, Message: "must be one of " + strings.Join(subscribableEvents, ", ")})
+		case !slices.Contains(store.ChannelEvents(), ev):
+			fe = append(fe, FieldError{Field: field, Message: "must be one of " + strings.Join(store.ChannelEvents(), ", ")})
 		case seen[ev]:
 			fe = append(fe, FieldError{Field: field, Message: "is listed twice"})
 		}
@@ -263,7 +255,7 @@ func (s *Server) createChannel(c echo.Context) error {
 		return err
 	}
 	var fe []FieldError
-	in := store.ChannelInput{Systems: []string{allSystems}, Events: []string{notify.EventEscalation, notify.EventDeEscalation, notify.EventRecovery}, Enabled: true}
+	in := store.ChannelInput{Systems: []string{store.AllSystems}, Events: store.DefaultChannelEvents(), Enabled: true}
 	if b.Name == nil {
 		fe = append(fe, FieldError{Field: "name", Message: "is required"})
 	} else {

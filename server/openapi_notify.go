@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/checkflow/checkflow/internal/notify"
+	"github.com/checkflow/checkflow/internal/store"
 )
 
 // channelConfigSchemaName names the component schema of a channel type's config
@@ -88,9 +89,9 @@ func cleanSchema(v any) any {
 // operations.
 func notificationSchemas() schema {
 	nullableTime := func(d string) schema { return describe(orNull(dateTime()), d) }
-	systems := describe(schema{"type": "array", "minItems": 1, "maxItems": maxChannelSystems, "items": schema{"type": "string", "minLength": 1}},
+	systems := describe(schema{"type": "array", "minItems": 1, "maxItems": store.MaxChannelSystems, "items": schema{"type": "string", "minLength": 1}},
 		`The systems whose notifications the channel gets: ["*"] for every system, or system ids (each must exist).`)
-	events := describe(schema{"type": "array", "minItems": 1, "maxItems": len(subscribableEvents), "uniqueItems": true, "items": ref("ChannelEvent")},
+	events := describe(schema{"type": "array", "minItems": 1, "maxItems": len(store.ChannelEvents()), "uniqueItems": true, "items": ref("ChannelEvent")},
 		"The events the channel gets.")
 	remindEvery := describe(orNull(schema{"type": "string", "example": "30m"}),
 		`While a system stays unhealthy or degraded, remind the channel this often: a Go duration of whole seconds between 1s and 168h (e.g. "30m", "4h"). null or absent: no reminders.`)
@@ -99,7 +100,7 @@ func notificationSchemas() schema {
 
 	out := schema{
 		"ChannelType":  schema{"type": "string", "enum": notify.Types()},
-		"ChannelEvent": schema{"type": "string", "enum": subscribableEvents},
+		"ChannelEvent": schema{"type": "string", "enum": store.ChannelEvents()},
 		"Channel": object([]string{"id", "name", "type", "config", "systems", "events", "remindEvery", "enabled", "failing", "failingSince",
 			"consecutiveFailures", "lastError", "lastErrorAt", "lastSuccessAt", "createdAt", "updatedAt"}, schema{
 			"id": uuidStr, "name": str(), "type": ref("ChannelType"),

@@ -43,21 +43,29 @@ func startWorkerProcess(t testing.TB, dbURL, queue, probes string) *exec.Cmd {
 	return cmd
 }
 
-// Kill the worker hard while results are flowing, start a new one: no run is stored twice, no
-// transition is missing or doubled, and the entity carries on.
-func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
+// newChildStack is a test's database, task queues and entity client without a worker in this
+// process: the test runs its workers as child processes (startWorkerProcess) to kill them.
+func newChildStack(t *testing.T) *stack {
+	t.Helper()
 	dbURL := testutil.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
+	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	queue := testutil.UniqueName(t)
 	probes := queue + "-probes"
-	s := &stack{pool: pool, dbURL: dbURL, store: store.New(pool), queue: queue, probes: probes,
+	return &stack{pool: pool, dbURL: dbURL, store: store.New(pool), queue: queue, probes: probes,
 		entities: &entityclient.Client{Temporal: shared.temporal.Client, TaskQueue: queue, Options: workflows.EntityOptions{ProbeTaskQueue: probes}}}
+}
+
+// Kill the worker hard while results are flowing, start a new one: no run is stored twice, no
+// transition is missing or doubled, and the entity carries on.
+func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newChildStack(t)
+	dbURL, queue, probes := s.dbURL, s.queue, s.probes
 
 	// A flaps between passing and failing every 1.5 s; B always passes.
 	start := time.Now()
@@ -112,7 +120,7 @@ func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
 	}
 	// Transitions form one unbroken chain (each starts where the previous ended), one per
 	// system_health_changed event.
-	rows, err := pool.Query(ctx, `SELECT from_status::text, to_status::text, seq FROM health_check_state_transitions WHERE system_id = $1 ORDER BY seq`, sys)
+	rows, err := s.pool.Query(ctx, `SELECT from_status::text, to_status::text, seq FROM health_check_state_transitions WHERE system_id = $1 ORDER BY seq`, sys)
 	if err != nil {
 		t.Fatal(err)
 	}

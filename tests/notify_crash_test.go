@@ -9,12 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/store"
-	"github.com/checkflow/checkflow/internal/testutil"
-	"github.com/checkflow/checkflow/workflows"
 )
 
 // Issue 10, acceptance 2 (third part): the worker is killed hard while the receiver holds a
@@ -23,16 +18,8 @@ import (
 func TestDeliveryAcrossWorkerKill(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dbURL := testutil.NewDatabase(t)
-	pool, err := pgxpool.New(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	queue := testutil.UniqueName(t)
-	probes := queue + "-probes"
-	s := &stack{pool: pool, dbURL: dbURL, store: store.New(pool), queue: queue, probes: probes,
-		entities: &entityclient.Client{Temporal: shared.temporal.Client, TaskQueue: queue, Options: workflows.EntityOptions{ProbeTaskQueue: probes}}}
+	s := newChildStack(t)
+	dbURL, queue, probes := s.dbURL, s.queue, s.probes
 
 	var mu sync.Mutex
 	var ids []string
