@@ -31,7 +31,6 @@ const (
 	defaultDeliveryLimit = 50
 )
 
-
 // ---- representation --------------------------------------------------------------------------
 
 // channelDTO is a channel as the API shows it: x-secret config values masked.
