@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,5 +165,54 @@ func BenchmarkHistoryRead(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkStorageFootprint measures what a run costs on disk (the README's storage model):
+// CHECKFLOW_BENCH_FOOTPRINT_RUNS runs (default 20,000: 20 checks × 1,000 runs 10 s apart, one
+// in ten failing) are written through Persist with an HTTP-like result and a check.completed
+// hook, then every table's size (heap + indexes + TOAST) is divided by its rows.
+//
+// go test ./internal/store -run '^$' -bench StorageFootprint -benchtime 1x
+func BenchmarkStorageFootprint(b *testing.B) {
+	s, pool := newStore(b)
+	ctx := context.Background()
+	const checks = 20
+	total := 20000
+	if v, err := strconv.Atoi(os.Getenv("CHECKFLOW_BENCH_FOOTPRINT_RUNS")); err == nil && v > 0 {
+		total = v
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var cfgs []string
+	for i := range checks {
+		id := fmt.Sprintf("fp-%02d", i)
+		mustSystem(b, s, id)
+		c := mustConfig(b, s, id)
+		mustAssign(b, s, id, c.ID)
+		cfgs = append(cfgs, c.ID)
+	}
+	b.ResetTimer()
+	for i := range total {
+		sys := fmt.Sprintf("fp-%02d", i%checks)
+		seq := int64(i/checks + 1)
+		in := benchItem(sys, cfgs[i%checks], seq, base)
+		in.Runs[0].Timestamp = base.Add(time.Duration(seq) * 10 * time.Second)
+		in.At = in.Runs[0].Timestamp
+		if ok, err := s.Persist(ctx, in); err != nil || !ok {
+			b.Fatalf("persist: %v %v", ok, err)
+		}
+	}
+	b.StopTimer()
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	for _, tbl := range []string{"health_check_runs", "health_events", "health_check_aggregates", "check_health_state", "system_health_state"} {
+		var rows, bytes int64
+		var width float64
+		if err := pool.QueryRow(ctx, `SELECT count(*), pg_total_relation_size('`+tbl+`'), coalesce(avg(pg_column_size(t.*)), 0) FROM `+tbl+` t`).Scan(&rows, &bytes, &width); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%-24s %8d rows %10d bytes on disk (%5.0f bytes/row with indexes, %4.0f bytes of data/row) %5.2f rows/run",
+			tbl, rows, bytes, float64(bytes)/float64(max(rows, 1)), width, float64(rows)/float64(total))
 	}
 }
