@@ -347,10 +347,21 @@ const upsertCheckSQL = `INSERT INTO check_health_state AS c
 		updated_at = EXCLUDED.updated_at
 	WHERE c.seq < EXCLUDED.seq`
 
+// insertRunSQL inserts a run unless its id is stored already. Runs are partitioned by day
+// (schema 006), so the primary key is (id, "timestamp"): the same id with another timestamp (a
+// local probe that ran again after a crash and answered later) is found by looking for the id
+// within a day of the timestamp — an index probe into at most three partitions.
+const insertRunSQL = `INSERT INTO health_check_runs
+		(id, configuration_id, system_id, status, latency_ms, result, source_id, source_label, "timestamp")
+	SELECT $1, $2::uuid, $3, $4::health_check_status, $5, $6::jsonb, $7, $8, $9::timestamptz
+	WHERE NOT EXISTS (SELECT 1 FROM health_check_runs WHERE id = $1
+		AND "timestamp" BETWEEN $9::timestamptz - interval '1 day' AND $9::timestamptz + interval '1 day')
+	ON CONFLICT (id, "timestamp") DO NOTHING RETURNING id`
+
 // Persist is the entity's single write per processed item (design.md invariant 3), in one
 // transaction:
 //
-//  1. every run is inserted ON CONFLICT (id) DO NOTHING. If the input has runs and none of them
+//  1. every run is inserted unless its id is stored (insertRunSQL). If the input has runs and none of them
 //     is new, the item was persisted before: the transaction is rolled back and Persist returns
 //     false. (An input without runs — a configuration change — is gated by step 2 instead: it
 //     applies only when its Seq is newer than the stored one.)
@@ -430,10 +441,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 		// their locks in the same order), fenced state, bucket locks.
 		b := &pgx.Batch{}
 		for _, r := range byID {
-			b.Queue(`INSERT INTO health_check_runs
-					(id, configuration_id, system_id, status, latency_ms, result, source_id, source_label, "timestamp")
-				VALUES ($1, $2::uuid, $3, $4::health_check_status, $5, $6::jsonb, $7, $8, $9)
-				ON CONFLICT (id) DO NOTHING RETURNING id`,
+			b.Queue(insertRunSQL,
 				r.ID, r.ConfigurationID, in.SystemID, string(r.Status), r.LatencyMs, rawOrNil(r.Result), r.SourceID, r.SourceLabel, r.Timestamp.UTC())
 		}
 		b.Queue(upsertStateSQL, in.SystemID, status, healthyChecks, totalChecks, since, in.Seq, at)
