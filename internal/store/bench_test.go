@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,4 +216,105 @@ func BenchmarkStorageFootprint(b *testing.B) {
 		b.Logf("%-24s %8d rows %10d bytes on disk (%5.0f bytes/row with indexes, %4.0f bytes of data/row) %5.2f rows/run",
 			tbl, rows, bytes, float64(bytes)/float64(max(rows, 1)), width, float64(rows)/float64(total))
 	}
+}
+
+// BenchmarkRunRetention compares the two ways raw runs leave (issue 11, acceptance 6): dropping
+// whole day partitions and deleting rows in batches of 10,000, each over 30 days of runs of
+// which the 23 oldest go. CHECKFLOW_BENCH_RETENTION_ROWS_PER_DAY lists the day sizes to try
+// (default "10000,40000": a scaled-down 1,000 checks @10 s, which is 8.64 M runs a day). Reports
+// the job's duration, the table's size before and after, and the dead rows left behind.
+//
+// go test ./internal/store -run '^$' -bench RunRetention -benchtime 1x -timeout 30m
+func BenchmarkRunRetention(b *testing.B) {
+	sizes := []int{10000, 40000}
+	if v := os.Getenv("CHECKFLOW_BENCH_RETENTION_ROWS_PER_DAY"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("CHECKFLOW_BENCH_RETENTION_ROWS_PER_DAY: %q", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	for _, perDay := range sizes {
+		for _, how := range []string{"drop-partitions", "delete-rows"} {
+			b.Run(fmt.Sprintf("%s/%d-per-day", how, perDay), func(b *testing.B) {
+				for range b.N {
+					runRetentionScenario(b, how, perDay)
+				}
+			})
+		}
+	}
+}
+
+func runRetentionScenario(b *testing.B, how string, perDay int) {
+	b.StopTimer()
+	s, pool := newStore(b)
+	ctx := context.Background()
+	mustSystem(b, s, "ret")
+	c := mustConfig(b, s, "ret")
+	mustAssign(b, s, "ret", c.ID)
+	today := utcDay(time.Now())
+	from := today.AddDate(0, 0, -30)
+	if _, err := s.EnsureRunPartitions(ctx, from, today); err != nil {
+		b.Fatal(err)
+	}
+	// perDay runs a day, evenly spread, 30 days back.
+	step := float64(86400) / float64(perDay)
+	if _, err := pool.Exec(ctx, `INSERT INTO health_check_runs (id, configuration_id, system_id, status, latency_ms, result, "timestamp")
+		SELECT 'ret:' || g, $1::uuid, 'ret', 'healthy', 12, '{"status":"healthy","latencyMs":12,"message":"Completed in 12ms"}'::jsonb,
+			$2::timestamptz + make_interval(secs => g * $3::float8)
+		FROM generate_series(0, $4::bigint - 1) g`, c.ID, from, step, int64(perDay)*30); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE health_check_runs`); err != nil {
+		b.Fatal(err)
+	}
+	size := func() (bytes, dead int64) {
+		if err := pool.QueryRow(ctx, `SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0), coalesce(sum(st.n_dead_tup), 0)
+			FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid LEFT JOIN pg_stat_user_tables st ON st.relid = c.oid
+			WHERE i.inhparent = 'health_check_runs'::regclass`).Scan(&bytes, &dead); err != nil {
+			b.Fatal(err)
+		}
+		return bytes, dead
+	}
+	before, _ := size()
+	cutoff := today.AddDate(0, 0, -7)
+	b.StartTimer()
+	start := time.Now()
+	var removed int64
+	switch how {
+	case "drop-partitions":
+		days, err := s.DropRunPartitionsBefore(ctx, cutoff)
+		if err != nil {
+			b.Fatal(err)
+		}
+		removed = int64(len(days))
+	default:
+		for {
+			tag, err := pool.Exec(ctx, `DELETE FROM health_check_runs WHERE ctid = ANY(ARRAY(
+				SELECT ctid FROM health_check_runs WHERE "timestamp" < $1 LIMIT 10000))`, cutoff)
+			if err != nil {
+				b.Fatal(err)
+			}
+			removed += tag.RowsAffected()
+			if tag.RowsAffected() < 10000 {
+				break
+			}
+		}
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	if _, err := pool.Exec(ctx, `ANALYZE health_check_runs`); err != nil {
+		b.Fatal(err)
+	}
+	after, dead := size()
+	unit := "rows"
+	if how == "drop-partitions" {
+		unit = "day partitions"
+	}
+	b.ReportMetric(took.Seconds(), "job-s")
+	b.Logf("%s, %d runs/day × 30 days: removed %d %s in %v; runs table %.1f MB → %.1f MB, %d dead rows left",
+		how, perDay, removed, unit, took.Round(time.Millisecond), float64(before)/1e6, float64(after)/1e6, dead)
 }
