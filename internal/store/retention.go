@@ -100,113 +100,13 @@ type RollupResult struct {
 
 // RollupHourlyToDaily rolls the hourly buckets of one assignment with bucket_start < cutoff into
 // daily buckets (UTC days, one per source) and deletes them, in one transaction (reference §11
-// step b; the math is health.RollupDaily and health.UpsertDaily). Use
-// health.RollupCutoff(now, hourlyRetentionDays) for the cutoff.
+// step b; the math is health.RollupDaily and health.UpsertDaily, except that the p95 of a day
+// whose hours carry t-digests is the p95 of their merged digests: see mergedP95). Use
+// health.RollupCutoff(now, hourlyRetentionDays) for the cutoff; RollupHourlyToDailyBatch bounds
+// the transaction.
 func (s *Store) RollupHourlyToDaily(ctx context.Context, systemID, configurationID string, cutoff time.Time) (RollupResult, error) {
-	cfgID, ok := normUUID(configurationID)
-	if !ok {
-		return RollupResult{}, invalid("configurationId", "must be a UUID")
-	}
-	var res RollupResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id::text, bucket_start, run_count, healthy_count, degraded_count, unhealthy_count,
-				latency_sum_ms, avg_latency_ms, min_latency_ms, max_latency_ms, p95_latency_ms, source_id, source_label
-			FROM health_check_aggregates
-			WHERE system_id = $1 AND configuration_id = $2 AND bucket_size = 'hourly' AND bucket_start < $3
-			ORDER BY bucket_start, id FOR UPDATE`, systemID, cfgID, cutoff.UTC())
-		if err != nil {
-			return err
-		}
-		type group struct {
-			key     bucketKey
-			label   *string
-			buckets []health.Bucket
-		}
-		groups := map[bucketKey]*group{}
-		var ids []string
-		for rows.Next() {
-			var id string
-			var start time.Time
-			var b health.Bucket
-			var src, label *string
-			if err := rows.Scan(&id, &start, &b.RunCount, &b.HealthyCount, &b.DegradedCount, &b.UnhealthyCount, &b.LatencySumMs,
-				&b.AvgLatencyMs, &b.MinLatencyMs, &b.MaxLatencyMs, &b.P95LatencyMs, &src, &label); err != nil {
-				rows.Close()
-				return err
-			}
-			k := bucketKey{configurationID: cfgID, start: health.DayStart(start)}
-			if src != nil {
-				k.source, k.hasSource = *src, true
-			}
-			g := groups[k]
-			if g == nil {
-				g = &group{key: k}
-				groups[k] = g
-			}
-			if label != nil {
-				g.label = label
-			}
-			g.buckets = append(g.buckets, b)
-			ids = append(ids, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		ordered := make([]*group, 0, len(groups))
-		for _, g := range groups {
-			ordered = append(ordered, g)
-		}
-		sort.Slice(ordered, func(i, j int) bool { return ordered[i].key.less(ordered[j].key) })
-
-		lock := &pgx.Batch{}
-		for _, g := range ordered {
-			var src *string
-			if g.key.hasSource {
-				src = &g.key.source
-			}
-			lock.Queue(lockBucketSQL, cfgID, systemID, g.key.start, "daily", src, g.label)
-		}
-		existing := make([]struct {
-			id string
-			b  health.Bucket
-		}, len(ordered))
-		err = func() error {
-			br := tx.SendBatch(ctx, lock)
-			defer br.Close()
-			for i := range ordered {
-				id, b, err := scanBucket(br.QueryRow())
-				if err != nil {
-					return err
-				}
-				existing[i].id, existing[i].b = id, b
-			}
-			return br.Close()
-		}()
-		if err != nil {
-			return err
-		}
-		write := &pgx.Batch{}
-		for i, g := range ordered {
-			merged := health.UpsertDaily(existing[i].b, health.RollupDaily(g.buckets))
-			if err := queueBucketUpdate(write, existing[i].id, merged, g.label); err != nil {
-				return err
-			}
-		}
-		write.Queue(`DELETE FROM health_check_aggregates WHERE id = ANY($1::uuid[])`, ids)
-		if err := tx.SendBatch(ctx, write).Close(); err != nil {
-			return err
-		}
-		res = RollupResult{HourlyRows: len(ids), DailyRows: len(ordered)}
-		return nil
-	})
-	if err != nil {
-		return RollupResult{}, wrapErr("rollup", err)
-	}
-	return res, nil
+	r, err := s.rollupHourly(ctx, systemID, configurationID, cutoff, 0)
+	return r.RollupResult, err
 }
 
 // PruneTransitions deletes the system's transitions older than cutoff except the single newest
