@@ -60,3 +60,35 @@ func TestReplayNotificationHistories(t *testing.T) {
 		}
 	}
 }
+
+// The data-lifecycle jobs' committed histories (recorded by tests.TestLifecycleJobsLeaveExactlyTheRetainedRows
+// with -record-histories; one retention run continued as new) replay against the current code.
+func TestReplayLifecycleHistories(t *testing.T) {
+	cases := []struct {
+		glob string
+		name string
+		fn   any
+	}{
+		{"testdata/retentionjob-*.json", RetentionJobWorkflow, RetentionJob},
+		{"testdata/rollupjob-*.json", RollupJobWorkflow, RollupJob},
+		{"testdata/prunejob-*.json", PruneJobWorkflow, PruneJob},
+	}
+	for _, c := range cases {
+		files, err := filepath.Glob(c.glob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) == 0 {
+			t.Fatalf("no committed histories match %s", c.glob)
+		}
+		for _, f := range files {
+			t.Run(filepath.Base(f), func(t *testing.T) {
+				r := worker.NewWorkflowReplayer()
+				r.RegisterWorkflowWithOptions(c.fn, workflow.RegisterOptions{Name: c.name})
+				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
+					t.Fatalf("replay %s: %v", f, err)
+				}
+			})
+		}
+	}
+}
