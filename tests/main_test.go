@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -34,6 +35,10 @@ const (
 	envProbeQueue   = "CHECKFLOW_TEST_PROBE_QUEUE"
 	workerReadyLine = "worker ready"
 )
+
+// envJobBatchSize sets a worker child process's data-lifecycle batch size
+// (worker.LifecycleConfig.BatchSize; unset: the default).
+const envJobBatchSize = "CHECKFLOW_TEST_JOB_BATCH_SIZE"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envWorkerRole) == "1" {
@@ -74,8 +79,10 @@ func runWorkerProcess() int {
 		return 1
 	}
 	defer pool.Close()
+	batch, _ := strconv.Atoi(os.Getenv(envJobBatchSize)) // unset: 0, the default
 	w, err := worker.Start(worker.Config{Client: c, Pool: pool, Logger: log, TaskQueue: os.Getenv(envTaskQueue),
-		ProbeTaskQueue: os.Getenv(envProbeQueue), EntityOptions: workflows.EntityOptions{ProbeTaskQueue: os.Getenv(envProbeQueue)}})
+		ProbeTaskQueue: os.Getenv(envProbeQueue), EntityOptions: workflows.EntityOptions{ProbeTaskQueue: os.Getenv(envProbeQueue)},
+		Lifecycle: worker.LifecycleConfig{BatchSize: batch}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker process:", err)
 		return 1

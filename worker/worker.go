@@ -47,8 +47,9 @@ type Config struct {
 	Consumers []activities.Consumer
 	// EntityOptions are given to entities this worker starts (reconcile).
 	EntityOptions workflows.EntityOptions
-	// ManageSchedules creates the platform schedules (reconcile) if missing and triggers a
-	// reconcile at start. Production workers and dev set it; tests opt in.
+	// ManageSchedules creates the platform schedules (reconcile, and the data-lifecycle jobs'
+	// retention, rollup and prune) if missing and triggers a reconcile at start. Production
+	// workers and dev set it; tests opt in.
 	ManageSchedules bool
 	// ReconcileScheduleID overrides the schedule id (tests); default workflows.ReconcileScheduleID.
 	ReconcileScheduleID string
@@ -63,6 +64,63 @@ type Config struct {
 	// Notify configures notifications (delivery retries, channel options, failing threshold,
 	// links).
 	Notify NotifyConfig
+	// Lifecycle configures the data-lifecycle jobs (retention, rollup, prune): their schedules'
+	// cadences (with ManageSchedules) and how this worker runs their steps.
+	Lifecycle LifecycleConfig
+}
+
+// LifecycleConfig configures the data-lifecycle jobs. Zero values take the defaults.
+type LifecycleConfig struct {
+	// RollupEvery is the rollup job's cadence (default DefaultRollupEvery).
+	RollupEvery time.Duration
+	// RetentionEvery is the retention job's cadence (default DefaultRetentionEvery).
+	RetentionEvery time.Duration
+	// PruneEvery is the prune job's cadence (default DefaultPruneEvery).
+	PruneEvery time.Duration
+	// PruneAfter is the age after which delivered outbox events and finished notification
+	// deliveries are deleted (default activities.DefaultPruneAfter).
+	PruneAfter time.Duration
+	// BatchSize bounds each statement of a job (default activities.DefaultJobBatchSize).
+	BatchSize int
+	// PauseFactor is how long a job pauses after each statement relative to the statement's
+	// duration (0: activities.DefaultPauseFactor; negative: no pause).
+	PauseFactor float64
+	// ScheduleIDPrefix is put before the jobs' schedule ids (tests; default none:
+	// workflows.RetentionScheduleID, RollupScheduleID and PruneScheduleID).
+	ScheduleIDPrefix string
+}
+
+// Default cadences of the data-lifecycle jobs.
+const (
+	DefaultRollupEvery    = time.Hour
+	DefaultRetentionEvery = 24 * time.Hour
+	DefaultPruneEvery     = 24 * time.Hour
+)
+
+// LifecycleSchedule is one data-lifecycle job's schedule.
+type LifecycleSchedule struct {
+	ID       string
+	Workflow string
+	Every    time.Duration
+	Note     string
+}
+
+// Schedules returns the jobs' schedules with c's cadences and ids.
+func (c LifecycleConfig) Schedules() []LifecycleSchedule {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	return []LifecycleSchedule{
+		{ID: c.ScheduleIDPrefix + workflows.RollupScheduleID, Workflow: workflows.RollupJobWorkflow, Every: or(c.RollupEvery, DefaultRollupEvery),
+			Note: "rolls hourly aggregates into daily ones for finished UTC days older than each check's hourly retention"},
+		{ID: c.ScheduleIDPrefix + workflows.RetentionScheduleID, Workflow: workflows.RetentionJobWorkflow, Every: or(c.RetentionEvery, DefaultRetentionEvery),
+			Note: "applies each check's retention (default raw 7 / hourly 30 / daily 365 days): deletes old runs and aggregates, rolls hourly into daily, prunes transitions keeping the newest per system, and removes the data of checks no longer assigned"},
+		{ID: c.ScheduleIDPrefix + workflows.PruneScheduleID, Workflow: workflows.PruneJobWorkflow, Every: or(c.PruneEvery, DefaultPruneEvery),
+			Note: "deletes delivered outbox events and finished notification deliveries older than the prune age"},
+	}
 }
 
 // NotifyConfig configures the notifiers and deliveries of a worker.
@@ -221,6 +279,59 @@ func ensureSchedules(ctx context.Context, cfg Config) error {
 	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL}); err != nil {
 		return fmt.Errorf("trigger schedule %s: %w", id, err)
 	}
+	for _, ls := range cfg.Lifecycle.Schedules() {
+		if err := ensureLifecycleSchedule(ctx, cfg, ls); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureLifecycleSchedule creates a data-lifecycle job's schedule when it does not exist (not
+// triggered: the job runs at its first interval, or at once with `checkflow maintenance
+// run-now`). An existing schedule is kept as it is — paused or not — except that its interval
+// follows the configured cadence.
+func ensureLifecycleSchedule(ctx context.Context, cfg Config, ls LifecycleSchedule) error {
+	sc := cfg.Client.ScheduleClient()
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: ls.Every}}}
+	_, err := sc.Create(ctx, client.ScheduleOptions{
+		ID:   ls.ID,
+		Spec: spec,
+		Action: &client.ScheduleWorkflowAction{
+			ID:        ls.ID,
+			Workflow:  ls.Workflow,
+			Args:      []any{workflows.JobInput{}},
+			TaskQueue: cfg.TaskQueue,
+		},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		// A run missed while Temporal was away starts once when it is back.
+		CatchupWindow: max(ls.Every, time.Minute),
+		Note:          ls.Note,
+	})
+	if err == nil {
+		cfg.Logger.Info("created schedule", "scheduleId", ls.ID, "workflow", ls.Workflow, "every", ls.Every)
+		return nil
+	}
+	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return fmt.Errorf("create schedule %s: %w", ls.ID, err)
+	}
+	h := sc.GetHandle(ctx, ls.ID)
+	d, err := h.Describe(ctx)
+	if err != nil {
+		return fmt.Errorf("describe schedule %s: %w", ls.ID, err)
+	}
+	if iv := d.Schedule.Spec.Intervals; len(iv) == 1 && iv[0].Every == ls.Every && iv[0].Offset == 0 {
+		return nil
+	}
+	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		s := in.Description.Schedule
+		s.Spec = &spec
+		return &client.ScheduleUpdate{Schedule: &s}, nil
+	}})
+	if err != nil {
+		return fmt.Errorf("update schedule %s: %w", ls.ID, err)
+	}
+	cfg.Logger.Info("updated schedule interval", "scheduleId", ls.ID, "every", ls.Every)
 	return nil
 }
 
@@ -263,6 +374,21 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	r.RegisterWorkflowWithOptions(workflows.Reconcile, workflow.RegisterOptions{Name: workflows.ReconcileWorkflow})
 	rec := &activities.Reconciler{Store: ent.Store, Entities: &entityclient.Client{Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.EntityOptions}}
 	r.RegisterActivityWithOptions(rec.ReconcileEntities, activity.RegisterOptions{Name: workflows.ActivityReconcileEntities})
+
+	registerLifecycle(r, cfg, ent.Store)
+}
+
+// registerLifecycle registers the data-lifecycle jobs' workflows and activities.
+func registerLifecycle(r sdkworker.Registry, cfg Config, st *store.Store) {
+	r.RegisterWorkflowWithOptions(workflows.RetentionJob, workflow.RegisterOptions{Name: workflows.RetentionJobWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.RollupJob, workflow.RegisterOptions{Name: workflows.RollupJobWorkflow})
+	r.RegisterWorkflowWithOptions(workflows.PruneJob, workflow.RegisterOptions{Name: workflows.PruneJobWorkflow})
+	lc := &activities.Lifecycle{Store: st, Logger: cfg.Logger, BatchSize: cfg.Lifecycle.BatchSize, PruneAfter: cfg.Lifecycle.PruneAfter,
+		PauseFactor: cfg.Lifecycle.PauseFactor}
+	r.RegisterActivityWithOptions(lc.RetentionStep, activity.RegisterOptions{Name: workflows.ActivityRetentionStep})
+	r.RegisterActivityWithOptions(lc.RollupStep, activity.RegisterOptions{Name: workflows.ActivityRollupStep})
+	r.RegisterActivityWithOptions(lc.PruneStep, activity.RegisterOptions{Name: workflows.ActivityPruneStep})
+	r.RegisterActivityWithOptions(lc.JobSummary, activity.RegisterOptions{Name: workflows.ActivityJobSummary})
 }
 
 // registerNotify registers the notifier and maintenance window workflows and their activities.

@@ -22,6 +22,7 @@ type devConfig struct {
 	temporalPort                                     int
 	noUI, publicStatus                               bool
 	secretKey, publicURL                             string
+	lifecycle                                        lifecycleFlags
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,10 +38,15 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.boolean(&c.publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	secretKeyFlag(f, &c.secretKey)
 	publicURLFlag(f, &c.publicURL)
+	c.lifecycle.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, c.logLevel)
+	if err != nil {
+		return err
+	}
+	lifecycle, err := c.lifecycle.config()
 	if err != nil {
 		return err
 	}
@@ -142,7 +148,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cleanup.push(tc.Close)
 
 	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box, Namespace: temporal.Namespace(),
-		Notify: worker.NotifyConfig{PublicURL: c.publicURL}})
+		Notify: worker.NotifyConfig{PublicURL: c.publicURL}, Lifecycle: lifecycle})
 	if err != nil {
 		return err
 	}

@@ -25,12 +25,13 @@ const usage = `checkflow — health-check orchestration on Temporal and PostgreS
 Usage: checkflow <command> [flags]
 
 Commands:
-  dev       run everything in one process: embedded Temporal + Web UI, PostgreSQL, API, worker
-  server    run the HTTP API against an existing Temporal cluster and PostgreSQL
-  worker    run a Temporal worker (workflows and/or probes)
-  migrate   apply database migrations and exit
-  token     create an API token (checkflow token create --scopes …)
-  version   print the version
+  dev          run everything in one process: embedded Temporal + Web UI, PostgreSQL, API, worker
+  server       run the HTTP API against an existing Temporal cluster and PostgreSQL
+  worker       run a Temporal worker (workflows and/or probes)
+  migrate      apply database migrations and exit
+  token        create an API token (checkflow token create --scopes …)
+  maintenance  start a platform job now (checkflow maintenance run-now <rollup|retention|prune|reconcile>)
+  version      print the version
 
 Run 'checkflow <command> --help' for the command's flags, their defaults and environment variables.
 `
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runMigrate(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
+	case "maintenance":
+		err = runMaintenance(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, currentVersion().Line())
 	case "help", "-h", "--help":
@@ -67,7 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "checkflow %s: %v\n", args[0], err)
 		var fe *flagError
-		if errors.As(err, &fe) {
+		var ue *usageError
+		if errors.As(err, &fe) || errors.As(err, &ue) {
 			return 2
 		}
 		return 1

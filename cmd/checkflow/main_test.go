@@ -296,26 +296,41 @@ func TestBadConfigurationIsOneClearLine(t *testing.T) {
 		name string
 		args []string
 		flag string
+		env  map[string]string
 	}{
-		{"unparseable database url", []string{"dev", "--database-url", "::not a url", "--http-addr", freeAddr(t)}, "--database-url"},
-		{"http port in use", []string{"dev", "--http-addr", busy.Addr().String()}, "--http-addr"},
-		{"ui port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", busy.Addr().String()}, "--ui-addr"},
-		{"temporal port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)}, "--temporal-port"},
-		{"temporal port out of range", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", "70000"}, "--temporal-port"},
-		{"unreachable temporal (worker)", []string{"worker", "--temporal-address", unreachable}, "--temporal-address"},
-		{"unreachable temporal (server)", []string{"server", "--temporal-address", unreachable, "--http-addr", freeAddr(t)}, "--temporal-address"},
-		{"temporal address not host:port", []string{"worker", "--temporal-address", "nonsense"}, "--temporal-address"},
-		{"bad log level", []string{"dev", "--log-level", "loud"}, "--log-level"},
-		{"public url not http", []string{"dev", "--public-url", "ftp://status.example", "--http-addr", freeAddr(t)}, "--public-url"},
-		{"public url without host (worker)", []string{"worker", "--public-url", "https://"}, "--public-url"},
-		{"unknown flag", []string{"dev", "--no-such-flag"}, "flag"},
+		{"unparseable database url", []string{"dev", "--database-url", "::not a url", "--http-addr", freeAddr(t)}, "--database-url", nil},
+		{"http port in use", []string{"dev", "--http-addr", busy.Addr().String()}, "--http-addr", nil},
+		{"ui port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", busy.Addr().String()}, "--ui-addr", nil},
+		{"temporal port in use", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)}, "--temporal-port", nil},
+		{"temporal port out of range", []string{"dev", "--http-addr", freeAddr(t), "--ui-addr", freeAddr(t), "--temporal-port", "70000"}, "--temporal-port", nil},
+		{"unreachable temporal (worker)", []string{"worker", "--temporal-address", unreachable}, "--temporal-address", nil},
+		{"unreachable temporal (server)", []string{"server", "--temporal-address", unreachable, "--http-addr", freeAddr(t)}, "--temporal-address", nil},
+		{"temporal address not host:port", []string{"worker", "--temporal-address", "nonsense"}, "--temporal-address", nil},
+		{"bad log level", []string{"dev", "--log-level", "loud"}, "--log-level", nil},
+		{"public url not http", []string{"dev", "--public-url", "ftp://status.example", "--http-addr", freeAddr(t)}, "--public-url", nil},
+		{"public url without host (worker)", []string{"worker", "--public-url", "https://"}, "--public-url", nil},
+		{"unknown flag", []string{"dev", "--no-such-flag"}, "flag", nil},
+		{"rollup cadence not a duration (worker)", []string{"worker", "--rollup-every", "hourly"}, "--rollup-every", nil},
+		{"retention cadence too short (dev)", []string{"dev", "--retention-every", "30s", "--http-addr", freeAddr(t)}, "--retention-every", nil},
+		{"prune cadence from the environment", []string{"worker"}, "--prune-every", map[string]string{"CHECKFLOW_PRUNE_EVERY": "daily"}},
+		{"prune age negative (dev)", []string{"dev", "--prune-after", "-168h", "--http-addr", freeAddr(t)}, "--prune-after", nil},
+		{"prune age from the environment", []string{"worker"}, "--prune-after", map[string]string{"CHECKFLOW_PRUNE_AFTER": "7d"}},
+		{"batch size zero (worker)", []string{"worker", "--job-batch-size", "0"}, "--job-batch-size", nil},
+		{"batch size from the environment (dev)", []string{"dev", "--http-addr", freeAddr(t)}, "--job-batch-size", map[string]string{"CHECKFLOW_JOB_BATCH_SIZE": "lots"}},
+		{"unknown maintenance job", []string{"maintenance", "run-now", "vacuum"}, `unknown job "vacuum"`, nil},
+		{"maintenance without a job", []string{"maintenance", "run-now", "--temporal-address", unreachable}, "which job?", nil},
+		{"maintenance without run-now", []string{"maintenance", "rollup"}, "run-now", nil},
+		{"maintenance against an unreachable temporal", []string{"maintenance", "run-now", "prune", "--temporal-address", unreachable}, "--temporal-address", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), tc.args, &stdout, &stderr)
-			if code == 0 {
-				t.Fatalf("exit code 0, want non-zero; stdout: %s", stdout.String())
+			if code != 2 {
+				t.Fatalf("exit code %d, want 2; stdout: %s", code, stdout.String())
 			}
 			lines := nonEmptyLines(stderr.String())
 			last := ""

@@ -81,6 +81,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL string
 	var probesOnly bool
 	var tf temporalFlags
+	var lf lifecycleFlags
 	f := newFlags("worker", stderr)
 	secretKeyFlag(f, &secretKey)
 	publicURLFlag(f, &publicURL)
@@ -90,10 +91,15 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.str(&taskQueue, "task-queue", "CHECKFLOW_TASK_QUEUE", "checkflow", "main task queue")
 	f.boolean(&probesOnly, "probes-only", "CHECKFLOW_PROBES_ONLY", false, "serve probe task queues only (no database needed)")
 	tf.register(f)
+	lf.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	lifecycle, err := lf.config()
 	if err != nil {
 		return err
 	}
@@ -119,7 +125,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace,
-		Notify: worker.NotifyConfig{PublicURL: publicURL}}
+		Notify: worker.NotifyConfig{PublicURL: publicURL}, Lifecycle: lifecycle}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {
