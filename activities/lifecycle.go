@@ -285,6 +285,36 @@ func (l *Lifecycle) stageTransitions(ctx context.Context, st *step, t store.Rete
 	return n >= int64(st.limit), err
 }
 
+// partitionsAhead is how many days ahead the day partitions of raw runs exist.
+const partitionsAhead = 7
+
+// phasePartitions creates the day partitions of raw runs up to partitionsAhead days ahead and,
+// when drop is set, drops the days older than the longest raw retention of any assignment (the
+// default for checks no longer assigned): those leave as whole tables, not as deleted rows.
+// Shorter retentions inside the kept days are the assignments' batched deletes.
+func (l *Lifecycle) phasePartitions(drop bool) func(context.Context, *step) (bool, error) {
+	return func(ctx context.Context, st *step) (bool, error) {
+		now := st.cur.Now
+		created, err := l.Store.EnsureRunPartitions(ctx, now, now.AddDate(0, 0, partitionsAhead))
+		st.rep.PartitionsCreated += created
+		if err != nil || !drop {
+			return err == nil, err
+		}
+		targets, err := l.Store.RetentionTargets(ctx)
+		if err != nil {
+			return false, err
+		}
+		longest := store.DefaultRawRetentionDays
+		for _, t := range targets {
+			longest = max(longest, t.Config.RawRetentionDays)
+		}
+		dropped, err := l.Store.DropRunPartitionsBefore(ctx, now.AddDate(0, 0, -longest))
+		st.rep.PartitionsDropped += len(dropped)
+		st.heartbeat(ctx)
+		return err == nil, err
+	}
+}
+
 // Phases.
 func (l *Lifecycle) phaseTransitions(ctx context.Context, st *step) (bool, error) {
 	targets, err := l.Store.RetentionTargets(ctx)
@@ -338,13 +368,15 @@ func (l *Lifecycle) phaseDeliveries(ctx context.Context, st *step) (bool, error)
 	})
 }
 
-// RetentionStep is one bounded step of the retention job (reference §11, in UTC): per system,
+// RetentionStep is one bounded step of the retention job (reference §11, in UTC): day
+// partitions of raw runs created ahead and dropped past the longest raw retention; per system,
 // transitions older than the largest raw retention of its assignments (the newest kept); per
 // assignment, raw runs older than its raw retention, hourly buckets of the days older than its
 // hourly retention rolled into daily ones, daily buckets older than its daily retention; then
 // the same with the default retention for the checks no longer assigned.
 func (l *Lifecycle) RetentionStep(ctx context.Context, cur workflows.JobCursor) (workflows.JobStepResult, error) {
 	return l.runStep(ctx, []phase{
+		{workflows.JobPhasePartitions, l.phasePartitions(true)},
 		{workflows.JobPhaseTransitions, l.phaseTransitions},
 		{workflows.JobPhaseAssignments, l.phaseAssignments(
 			stage{workflows.JobStageRuns, l.stageRuns}, stage{workflows.JobStageRollup, l.stageRollup}, stage{workflows.JobStageDaily, l.stageDaily})},
@@ -353,11 +385,13 @@ func (l *Lifecycle) RetentionStep(ctx context.Context, cur workflows.JobCursor) 
 	}, cur)
 }
 
-// RollupStep is one bounded step of the rollup job: the hourly buckets of the finished UTC days
+// RollupStep is one bounded step of the rollup job: the day partitions of raw runs created
+// ahead (hourly, so a paused retention job never leaves tomorrow without one); the hourly buckets of the finished UTC days
 // older than each assignment's hourly retention (the defaults for checks no longer assigned)
 // rolled into daily buckets.
 func (l *Lifecycle) RollupStep(ctx context.Context, cur workflows.JobCursor) (workflows.JobStepResult, error) {
 	return l.runStep(ctx, []phase{
+		{workflows.JobPhasePartitions, l.phasePartitions(false)},
 		{workflows.JobPhaseAssignments, l.phaseAssignments(stage{workflows.JobStageRollup, l.stageRollup})},
 		{workflows.JobPhaseUnassigned, l.phaseUnassigned(stage{workflows.JobStageRollup, l.stageRollup})},
 	}, cur)
@@ -393,6 +427,8 @@ func (l *Lifecycle) JobSummary(ctx context.Context, res workflows.JobResult) err
 	add("dailyDeleted", r.DailyDeleted)
 	add("eventsDeleted", r.EventsDeleted)
 	add("deliveriesDeleted", r.DeliveriesDeleted)
+	add("partitionsCreated", int64(r.PartitionsCreated))
+	add("partitionsDropped", int64(r.PartitionsDropped))
 	if res.Runs > 1 {
 		attrs = append(attrs, "runs", res.Runs)
 	}

@@ -158,7 +158,8 @@ func TestRetentionStepsFinishWithExactlyTheRetainedRows(t *testing.T) {
 	}
 	want := workflows.JobReport{Systems: 1, Assignments: 2, UnassignedChecks: 1, TransitionsDeleted: 13,
 		RunsDeleted: 33 + 37, UnassignedRunsDeleted: 33, HourlyRolledUp: 9 + 29 + 9, DailyWritten: 9 + 29 + 9,
-		DailyDeleted: (41 - 37) + (41 - 10) + (41 - 37)}
+		DailyDeleted:      (41 - 37) + (41 - 10) + (41 - 37),
+		PartitionsCreated: 8} // the day of lifecycleNow and the 7 after it (the runs sit in the default partition)
 	if total != want {
 		t.Errorf("summed report %+v, want %+v", total, want)
 	}
@@ -208,7 +209,7 @@ func TestRollupStepRollsUpOnly(t *testing.T) {
 	if !res.Done {
 		t.Fatalf("not done in one step: %+v", res)
 	}
-	want := workflows.JobReport{Assignments: 2, UnassignedChecks: 1, HourlyRolledUp: 9 + 29 + 9, DailyWritten: 9 + 29 + 9}
+	want := workflows.JobReport{Assignments: 2, UnassignedChecks: 1, HourlyRolledUp: 9 + 29 + 9, DailyWritten: 9 + 29 + 9, PartitionsCreated: 8}
 	if res.Report != want {
 		t.Fatalf("report %+v, want %+v", res.Report, want)
 	}
@@ -294,5 +295,43 @@ func TestJobSummaryLogsOneInfoLine(t *testing.T) {
 	if strings.Count(out, "\n") != 0 || !strings.Contains(out, "level=INFO") || !strings.Contains(out, "job=PruneJob") ||
 		!strings.Contains(out, "duration=1.5s") || !strings.Contains(out, "eventsDeleted=12") || strings.Contains(out, "runsDeleted") {
 		t.Fatalf("summary line %q", out)
+	}
+}
+
+// With the runs in day partitions, the retention job drops the days past the longest raw
+// retention (A: 7 days) as whole tables and deletes only B's shorter retention and C's rows by
+// batch: the runs left are exactly the same as with row deletes alone.
+func TestRetentionDropsDayPartitions(t *testing.T) {
+	f := newLifecycleFixture(t)
+	ctx := context.Background()
+	if _, err := f.st.EnsureRunPartitions(ctx, lifecycleNow.AddDate(0, 0, -41), lifecycleNow); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count(t, `health_check_runs_default`); n != 0 {
+		t.Fatalf("%d runs left in the default partition", n)
+	}
+	l := &Lifecycle{Store: f.st, BatchSize: 7, Now: func() time.Time { return lifecycleNow }}
+	var s testsuite.WorkflowTestSuite
+	var total workflows.JobReport
+	for cur := (workflows.JobCursor{}); cur.Phase != workflows.JobPhaseDone; {
+		res := runStepActivity(t, s.NewTestActivityEnvironment(), l.RetentionStep, cur)
+		cur, total = res.Cursor, total.Add(res.Report)
+	}
+	// Days −41 … −9 end before now − 7 d (the cutoff is mid-day −7, so day −8 ends after it).
+	if total.PartitionsDropped < 32 {
+		t.Fatalf("dropped %d day partitions, want the ≥ 32 days past 7 days", total.PartitionsDropped)
+	}
+	days, err := f.st.RunPartitions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oldest := days[0]; oldest.Before(lifecycleNow.AddDate(0, 0, -8).Truncate(24 * time.Hour)) {
+		t.Fatalf("a day partition older than the retention survived: %v", oldest)
+	}
+	// A keeps its 7 days (runs at −1 min … −6 d −1 min), B its 3, C (unassigned, default) 7.
+	for cfg, want := range map[string]int{f.a: 7, f.b: 3, f.c: 7} {
+		if n := f.count(t, `health_check_runs WHERE configuration_id = $1`, cfg); n != want {
+			t.Errorf("check %s: %d runs left, want %d", cfg, n, want)
+		}
 	}
 }

@@ -47,6 +47,7 @@ const (
 
 // Job cursor phases and stages (JobCursor.Phase / Stage).
 const (
+	JobPhasePartitions  = "partitions"
 	JobPhaseTransitions = "transitions"
 	JobPhaseAssignments = "assignments"
 	JobPhaseUnassigned  = "unassigned"
@@ -93,6 +94,9 @@ type JobReport struct {
 	DailyDeleted          int64 `json:"dailyDeleted,omitempty"`
 	EventsDeleted         int64 `json:"eventsDeleted,omitempty"`
 	DeliveriesDeleted     int64 `json:"deliveriesDeleted,omitempty"`
+	// PartitionsCreated and PartitionsDropped count the day partitions of raw runs.
+	PartitionsCreated int `json:"partitionsCreated,omitempty"`
+	PartitionsDropped int `json:"partitionsDropped,omitempty"`
 }
 
 // Add returns r + o.
@@ -108,6 +112,8 @@ func (r JobReport) Add(o JobReport) JobReport {
 	r.DailyDeleted += o.DailyDeleted
 	r.EventsDeleted += o.EventsDeleted
 	r.DeliveriesDeleted += o.DeliveriesDeleted
+	r.PartitionsCreated += o.PartitionsCreated
+	r.PartitionsDropped += o.PartitionsDropped
 	return r
 }
 

@@ -71,10 +71,12 @@ func (s *Store) DeleteRunsBatch(ctx context.Context, systemID, configurationID s
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	return s.execCount(ctx, "delete runs", `DELETE FROM health_check_runs WHERE id = ANY(ARRAY(
-			SELECT id FROM health_check_runs
+	// By (id, timestamp): the primary key of the day partitions, so each row is found in its own.
+	return s.execCount(ctx, "delete runs", `DELETE FROM health_check_runs r USING (
+			SELECT id, "timestamp" FROM health_check_runs
 			WHERE system_id = $1 AND configuration_id = $2 AND "timestamp" < $3
-			ORDER BY "timestamp" LIMIT $4))`,
+			ORDER BY "timestamp" LIMIT $4) old
+		WHERE r.id = old.id AND r."timestamp" = old."timestamp"`,
 		systemID, cfgID, cutoff.UTC(), limit)
 }
 
@@ -89,11 +91,12 @@ func (s *Store) DeleteUnassignedRunsBatch(ctx context.Context, systemID, configu
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	return s.execCount(ctx, "delete unassigned runs", `DELETE FROM health_check_runs WHERE id = ANY(ARRAY(
-			SELECT id FROM health_check_runs
+	return s.execCount(ctx, "delete unassigned runs", `DELETE FROM health_check_runs r USING (
+			SELECT id, "timestamp" FROM health_check_runs
 			WHERE system_id = $1 AND configuration_id = $2 AND "timestamp" < $3
 			  AND NOT EXISTS (SELECT 1 FROM system_health_checks WHERE system_id = $1 AND configuration_id = $2)
-			ORDER BY "timestamp" LIMIT $4))`,
+			ORDER BY "timestamp" LIMIT $4) old
+		WHERE r.id = old.id AND r."timestamp" = old."timestamp"`,
 		systemID, cfgID, cutoff.UTC(), limit)
 }
 
