@@ -21,12 +21,13 @@ import (
 )
 
 // startWorkerProcess runs a worker in a child process (this test binary, see TestMain) and
-// returns once it polls (tests and benchmarks).
-func startWorkerProcess(t testing.TB, dbURL, queue, probes string) *exec.Cmd {
+// returns once it polls (tests and benchmarks); env adds NAME=value settings for the child.
+func startWorkerProcess(t testing.TB, dbURL, queue, probes string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envWorkerRole+"=1", envHostPort+"="+shared.temporal.Server.HostPort(),
 		envDatabaseURL+"="+dbURL, envTaskQueue+"="+queue, envProbeQueue+"="+probes)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -1,14 +1,12 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -570,23 +568,7 @@ func TestLifecycleJobsLeaveExactlyTheRetainedRows(t *testing.T) {
 // startJobWorkerProcess is startWorkerProcess with the jobs' batch size set in the child.
 func startJobWorkerProcess(t *testing.T, dbURL, queue, probes string, batch int) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envWorkerRole+"=1", envHostPort+"="+shared.temporal.Server.HostPort(),
-		envDatabaseURL+"="+dbURL, envTaskQueue+"="+queue, envProbeQueue+"="+probes, envJobBatchSize+"="+strconv.Itoa(batch))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != workerReadyLine {
-		t.Fatalf("worker process did not start: %q %v", line, err)
-	}
-	return cmd
+	return startWorkerProcess(t, dbURL, queue, probes, envJobBatchSize+"="+strconv.Itoa(batch))
 }
 
 // Acceptance 2: the retention job over a large backlog (8 checks × 400 days of hourly buckets and

@@ -30,17 +30,9 @@ func TestReplayCommittedHistories(t *testing.T) {
 	}
 }
 
-// The notification workflows' committed histories (recorded by the tests in tests/notify*_test.go
-// with -record-histories) replay against the current code.
-func TestReplayNotificationHistories(t *testing.T) {
-	cases := []struct {
-		glob string
-		name string
-		fn   any
-	}{
-		{"testdata/notifier-*.json", NotifierWorkflow, SystemNotifier},
-		{"testdata/maintenance-*.json", MaintenanceWorkflow, MaintenanceWindow},
-	}
+// replayCases replays every committed history matching each glob against its workflow.
+func replayCases(t *testing.T, cases []replayCase) {
+	t.Helper()
 	for _, c := range cases {
 		files, err := filepath.Glob(c.glob)
 		if err != nil {
@@ -61,34 +53,28 @@ func TestReplayNotificationHistories(t *testing.T) {
 	}
 }
 
+// replayCase names the committed histories of one workflow type.
+type replayCase struct {
+	glob string
+	name string
+	fn   any
+}
+
+// The notification workflows' committed histories (recorded by the tests in tests/notify*_test.go
+// with -record-histories) replay against the current code.
+func TestReplayNotificationHistories(t *testing.T) {
+	replayCases(t, []replayCase{
+		{"testdata/notifier-*.json", NotifierWorkflow, SystemNotifier},
+		{"testdata/maintenance-*.json", MaintenanceWorkflow, MaintenanceWindow},
+	})
+}
+
 // The data-lifecycle jobs' committed histories (recorded by tests.TestLifecycleJobsLeaveExactlyTheRetainedRows
 // with -record-histories; one retention run continued as new) replay against the current code.
 func TestReplayLifecycleHistories(t *testing.T) {
-	cases := []struct {
-		glob string
-		name string
-		fn   any
-	}{
+	replayCases(t, []replayCase{
 		{"testdata/retentionjob-*.json", RetentionJobWorkflow, RetentionJob},
 		{"testdata/rollupjob-*.json", RollupJobWorkflow, RollupJob},
 		{"testdata/prunejob-*.json", PruneJobWorkflow, PruneJob},
-	}
-	for _, c := range cases {
-		files, err := filepath.Glob(c.glob)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(files) == 0 {
-			t.Fatalf("no committed histories match %s", c.glob)
-		}
-		for _, f := range files {
-			t.Run(filepath.Base(f), func(t *testing.T) {
-				r := worker.NewWorkflowReplayer()
-				r.RegisterWorkflowWithOptions(c.fn, workflow.RegisterOptions{Name: c.name})
-				if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
-					t.Fatalf("replay %s: %v", f, err)
-				}
-			})
-		}
-	}
+	})
 }
