@@ -114,7 +114,7 @@ func TestEntityHistoriesReplay(t *testing.T) {
 	replayer.RegisterWorkflowWithOptions(workflows.SystemHealth, workflow.RegisterOptions{Name: workflows.SystemHealthWorkflow})
 	logger := devenv.SDKLogger(testutil.Logger(t))
 	for _, runID := range runs {
-		h := fetchHistory(t, id, runID)
+		h := fetchReplayableHistory(t, id, runID)
 		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
 			t.Errorf("replay run %s (%d events): %v", runID, len(h.Events), err)
 		}
@@ -124,6 +124,23 @@ func TestEntityHistoriesReplay(t *testing.T) {
 		}
 		recordHistory(t, h, kind)
 	}
+}
+
+// fetchReplayableHistory is fetchHistory once the run completed its first workflow task (a run
+// that has just started — a continue-as-new a moment ago — has nothing to replay yet).
+func fetchReplayableHistory(t *testing.T, workflowID, runID string) *historypb.History {
+	t.Helper()
+	var h *historypb.History
+	waitFor(t, 30*time.Second, "a completed workflow task in "+workflowID, func() (bool, error) {
+		h = fetchHistory(t, workflowID, runID)
+		for _, ev := range h.Events {
+			if ev.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	return h
 }
 
 func fetchHistory(t *testing.T, workflowID, runID string) *historypb.History {
@@ -170,7 +187,7 @@ func replayAll(t *testing.T, workflowID, name, prefix string, fn any) {
 	kinds := map[string]int{}
 	for _, e := range resp.Executions {
 		runID := e.GetExecution().GetRunId()
-		h := fetchHistory(t, workflowID, runID)
+		h := fetchReplayableHistory(t, workflowID, runID)
 		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
 			t.Fatalf("replay %s run %s: %v", workflowID, runID, err)
 		}
