@@ -239,33 +239,8 @@ func readPrivateURL(t *testing.T, dataDir string) string {
 func TestWorkerAgainstExternalTemporal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Stop() }()
-	dbURL := testutil.NewDatabase(t)
-	queue := testutil.UniqueName(t)
-
-	wctx, stopWorker := context.WithCancel(ctx)
-	stdoutR, stdoutW := io.Pipe()
-	var stderr testutil.LockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(wctx, []string{"worker", "--temporal-address", srv.HostPort(), "--database-url", dbURL, "--task-queue", queue}, stdoutW, &stderr)
-		stdoutW.Close()
-	}()
-	line, err := bufio.NewReader(stdoutR).ReadString('\n')
-	if err != nil || !strings.Contains(line, "polling") {
-		t.Fatalf("worker did not start: %q %v; stderr: %s", line, err, stderr.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
-
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Logger: devenv.SDKLogger(testutil.Logger(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	w := startExternalWorker(ctx, t)
+	dbURL, queue, c, stderr, done, stopWorker := w.dbURL, w.queue, w.client, w.stderr, w.done, w.stop
 	wf, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queue, TaskQueue: queue}, workflows.SelfTestWorkflow)
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +256,48 @@ func TestWorkerAgainstExternalTemporal(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("worker exit code %d after cancel; stderr: %s", code, stderr.String())
 	}
+}
+
+// externalWorker is `checkflow worker` run in-process against an embedded Temporal server of its
+// own, with a client to that server.
+type externalWorker struct {
+	srv          *temporalserver.Temporal
+	dbURL, queue string
+	client       client.Client
+	stderr       *testutil.LockedBuffer
+	done         chan int
+	stop         context.CancelFunc
+}
+
+// startExternalWorker starts a Temporal server and `checkflow worker` (with extra flags) on it,
+// and returns once the worker polls. Everything stops when the test ends.
+func startExternalWorker(ctx context.Context, t *testing.T, extra ...string) *externalWorker {
+	t.Helper()
+	srv, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	w := &externalWorker{srv: srv, dbURL: testutil.NewDatabase(t), queue: testutil.UniqueName(t), stderr: &testutil.LockedBuffer{}, done: make(chan int, 1)}
+	wctx, stop := context.WithCancel(ctx)
+	w.stop = stop
+	stdoutR, stdoutW := io.Pipe()
+	go func() {
+		w.done <- run(wctx, append([]string{"worker", "--temporal-address", srv.HostPort(), "--database-url", w.dbURL, "--task-queue", w.queue}, extra...), stdoutW, w.stderr)
+		stdoutW.Close()
+	}()
+	line, err := bufio.NewReader(stdoutR).ReadString('\n')
+	if err != nil || !strings.Contains(line, "polling") {
+		t.Fatalf("worker did not start: %q %v; stderr: %s", line, err, w.stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Logger: devenv.SDKLogger(testutil.Logger(t))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	w.client = c
+	return w
 }
 
 // Acceptance 6: bad configuration → one line on stderr naming the flag, non-zero exit, nothing

@@ -1,19 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
-	"github.com/checkflow/checkflow/internal/devenv"
-	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
-	"github.com/checkflow/checkflow/internal/testutil"
 	"github.com/checkflow/checkflow/workflows"
 )
 
@@ -23,40 +16,14 @@ import (
 func TestMaintenanceRunNowStartsTheJob(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	srv, err := temporalserver.StartTemporal(ctx, temporalserver.TemporalConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = srv.Stop() }()
-	dbURL := testutil.NewDatabase(t)
-	queue := testutil.UniqueName(t)
-
-	wctx, stopWorker := context.WithCancel(ctx)
-	stdoutR, stdoutW := io.Pipe()
-	var stderr testutil.LockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(wctx, []string{"worker", "--temporal-address", srv.HostPort(), "--database-url", dbURL, "--task-queue", queue,
-			"--rollup-every", "2h", "--prune-after", "1h", "--job-batch-size", "500"}, stdoutW, &stderr)
-		stdoutW.Close()
-	}()
+	w := startExternalWorker(ctx, t, "--rollup-every", "2h", "--prune-after", "1h", "--job-batch-size", "500")
+	srv, c, stderr := w.srv, w.client, w.stderr
 	defer func() {
-		stopWorker()
-		if code := <-done; code != 0 {
+		w.stop()
+		if code := <-w.done; code != 0 {
 			t.Errorf("worker exit code %d; stderr: %s", code, stderr.String())
 		}
 	}()
-	line, err := bufio.NewReader(stdoutR).ReadString('\n')
-	if err != nil || !strings.Contains(line, "polling") {
-		t.Fatalf("worker did not start: %q %v; stderr: %s", line, err, stderr.String())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdoutR) }()
-
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.HostPort(), Logger: devenv.SDKLogger(testutil.Logger(t))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	for id, every := range map[string]time.Duration{workflows.RollupScheduleID: 2 * time.Hour, workflows.RetentionScheduleID: 24 * time.Hour, workflows.PruneScheduleID: 24 * time.Hour} {
 		d, err := c.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 		if err != nil {
