@@ -64,26 +64,22 @@ func (s *Store) execCount(ctx context.Context, op, sql string, args ...any) (int
 // DeleteRunsBatch deletes at most limit raw runs of one assignment with timestamp < cutoff
 // (the oldest first) and returns how many it deleted.
 func (s *Store) DeleteRunsBatch(ctx context.Context, systemID, configurationID string, cutoff time.Time, limit int) (int64, error) {
-	cfgID, ok := normUUID(configurationID)
-	if !ok {
-		return 0, invalid("configurationId", "must be a UUID")
-	}
-	if err := checkLimit(limit); err != nil {
-		return 0, err
-	}
-	// By (id, timestamp): the primary key of the day partitions, so each row is found in its own.
-	return s.execCount(ctx, "delete runs", `DELETE FROM health_check_runs r USING (
-			SELECT id, "timestamp" FROM health_check_runs
-			WHERE system_id = $1 AND configuration_id = $2 AND "timestamp" < $3
-			ORDER BY "timestamp" LIMIT $4) old
-		WHERE r.id = old.id AND r."timestamp" = old."timestamp"`,
-		systemID, cfgID, cutoff.UTC(), limit)
+	return s.deleteRunsBatch(ctx, "delete runs", "", systemID, configurationID, cutoff, limit)
 }
 
 // DeleteUnassignedRunsBatch is DeleteRunsBatch for a check that is no longer assigned to the
 // system: it deletes nothing when an assignment of (systemID, configurationID) exists (one was
 // created again since the caller listed the unassigned checks).
 func (s *Store) DeleteUnassignedRunsBatch(ctx context.Context, systemID, configurationID string, cutoff time.Time, limit int) (int64, error) {
+	return s.deleteRunsBatch(ctx, "delete unassigned runs",
+		`AND NOT EXISTS (SELECT 1 FROM system_health_checks WHERE system_id = $1 AND configuration_id = $2)`,
+		systemID, configurationID, cutoff, limit)
+}
+
+// deleteRunsBatch deletes the oldest ≤ limit runs of (systemID, configurationID) before cutoff
+// that also meet the extra condition. Rows are addressed by (id, timestamp), the primary key of
+// the day partitions, so each is found in its own partition (a ctid is only unique within one).
+func (s *Store) deleteRunsBatch(ctx context.Context, what, extra, systemID, configurationID string, cutoff time.Time, limit int) (int64, error) {
 	cfgID, ok := normUUID(configurationID)
 	if !ok {
 		return 0, invalid("configurationId", "must be a UUID")
@@ -91,10 +87,9 @@ func (s *Store) DeleteUnassignedRunsBatch(ctx context.Context, systemID, configu
 	if err := checkLimit(limit); err != nil {
 		return 0, err
 	}
-	return s.execCount(ctx, "delete unassigned runs", `DELETE FROM health_check_runs r USING (
+	return s.execCount(ctx, what, `DELETE FROM health_check_runs r USING (
 			SELECT id, "timestamp" FROM health_check_runs
-			WHERE system_id = $1 AND configuration_id = $2 AND "timestamp" < $3
-			  AND NOT EXISTS (SELECT 1 FROM system_health_checks WHERE system_id = $1 AND configuration_id = $2)
+			WHERE system_id = $1 AND configuration_id = $2 AND "timestamp" < $3 `+extra+`
 			ORDER BY "timestamp" LIMIT $4) old
 		WHERE r.id = old.id AND r."timestamp" = old."timestamp"`,
 		systemID, cfgID, cutoff.UTC(), limit)
