@@ -502,7 +502,9 @@ func TestLifecycleJobsLeaveExactlyTheRetainedRows(t *testing.T) {
 	// p95: the daily p95 (from the merged digests, checked exactly above) is within the t-digest's
 	// tolerance of the exact p95 of the day's latencies (nearest rank, reference §3.2): a
 	// digest's error is in rank, and its interpolation between centroid centres (equal latencies
-	// share one) lands within two ranks of the exact value here.
+	// share one) lands within two ranks of the exact value here — give or take the 1 ms of
+	// rounding the interpolated value to whole milliseconds (a day whose neighbouring ranks all
+	// hold 217 ms may interpolate to 216.6 → 216).
 	var worstMs int
 	for k, hs := range groups {
 		var all []int
@@ -517,7 +519,7 @@ func TestLifecycleJobsLeaveExactlyTheRetainedRows(t *testing.T) {
 		}
 		i := max(0, int(math.Ceil(0.95*float64(len(all))))-1)
 		lo, hi, exact := all[max(0, i-2)], all[min(len(all)-1, i+2)], all[i]
-		if p := *g.P95LatencyMs; p < lo || p > hi {
+		if p := *g.P95LatencyMs; p < lo-1 || p > hi+1 {
 			t.Errorf("daily p95 %d of %s %s not within two ranks [%d, %d] of the exact p95 %d of its %d latencies", p, k.cfg, k.day.Format(time.DateOnly), lo, hi, exact, len(all))
 		}
 		worstMs = max(worstMs, abs(*g.P95LatencyMs-exact))
