@@ -132,6 +132,15 @@ func (a *Entity) PersistSystem(ctx context.Context, req workflows.PersistRequest
 // marks them delivered. A failing consumer fails the activity; Temporal retries it with backoff
 // and the events stay undelivered until it succeeds.
 func (a *Entity) DispatchEvents(ctx context.Context, req workflows.DispatchRequest) error {
+	// A worker lost mid-dispatch is noticed within the heartbeat timeout, not the activity's
+	// whole timeout (the SDK throttles the calls).
+	return a.dispatch(ctx, req.SystemID, func(id int64) { activity.RecordHeartbeat(ctx, id) })
+}
+
+// dispatch hands the system's undelivered events to the consumers; beat (optional) is called
+// before each event.
+func (a *Entity) dispatch(ctx context.Context, systemID string, beat func(id int64)) error {
+	req := workflows.DispatchRequest{SystemID: systemID}
 	for {
 		evs, err := a.Store.ListUndelivered(ctx, req.SystemID, 100)
 		if err != nil {
@@ -142,9 +151,9 @@ func (a *Entity) DispatchEvents(ctx context.Context, req workflows.DispatchReque
 		}
 		ids := make([]int64, 0, len(evs))
 		for _, ev := range evs {
-			// A worker lost mid-dispatch is noticed within the heartbeat timeout, not the
-			// activity's whole timeout (the SDK throttles the calls).
-			activity.RecordHeartbeat(ctx, ev.ID)
+			if beat != nil {
+				beat(ev.ID)
+			}
 			for _, c := range a.Consumers {
 				if err := c.Consume(ctx, ev); err != nil {
 					return fmt.Errorf("consume event %s: %w", ev.IdempotencyKey, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/secretbox"
@@ -45,6 +46,8 @@ type stackOptions struct {
 	notify worker.NotifyConfig
 	// logger replaces the per-test logger (tests that read the logs).
 	logger *slog.Logger
+	// hooks observe the worker's probes and writes.
+	hooks activities.Hooks
 }
 
 func newStack(t *testing.T) *stack { return newStackWith(t, stackOptions{}) }
@@ -77,7 +80,7 @@ func (s *stack) startWorker(t *testing.T) {
 	}
 	w, err := worker.Start(worker.Config{Client: shared.temporal.Client, Pool: s.pool, TaskQueue: s.queue,
 		ProbeTaskQueue: s.probes, EntityOptions: s.entities.Options, Logger: logger,
-		SecretBox: s.opts.box, Notify: s.opts.notify})
+		SecretBox: s.opts.box, Notify: s.opts.notify, Hooks: s.opts.hooks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,10 @@ const stopGrace = 3 * time.Second
 // and a task that misses it only costs a history replay on another worker.
 const stickyScheduleToStart = time.Second
 
+// sessionWatchEvery is how often each worker looks for probe sessions whose worker died (their
+// entities are told at once; otherwise they would wait for the session's timeout, minutes).
+const sessionWatchEvery = 5 * time.Second
+
 // deadlockDetection is how long workflow code may run without yielding before the SDK fails
 // the workflow task as a deadlock ("Workflow panic … Potential deadlock detected"; retried
 // later). The SDK's 1 s fired on a loaded 2-core machine — the embedded server, probes and
@@ -166,6 +170,9 @@ const searchAttributesTimeout = time.Minute
 type Worker struct {
 	workers []sdkworker.Worker
 	queues  []string
+	// stopListening ends the probe session listener (nil: none runs).
+	stopListening context.CancelFunc
+	listening     sync.WaitGroup
 }
 
 // TaskQueues lists the task queues being polled.
@@ -209,7 +216,15 @@ func Start(cfg Config) (*Worker, error) {
 			StickyScheduleToStartTimeout: stickyScheduleToStart,
 			DeadlockDetectionTimeout:     deadlockDetection,
 		})
-		RegisterMain(main, cfg)
+		sessions := RegisterMain(main, cfg)
+		// Revocations of probe sessions reach this worker's sessions through PostgreSQL.
+		lctx, cancel := context.WithCancel(context.Background())
+		w.stopListening = cancel
+		sessions.LostSignal = func(ctx context.Context, systemID, session string) error {
+			return cfg.Client.SignalWorkflow(ctx, workflows.SystemWorkflowID(systemID), "", workflows.SignalProbeSessionLost, session)
+		}
+		w.listening.Go(func() { sessions.Listen(lctx, nil) })
+		w.listening.Go(func() { sessions.Watch(lctx, sessionWatchEvery) })
 		if err := w.add(main, cfg.TaskQueue); err != nil {
 			return nil, err
 		}
@@ -345,8 +360,9 @@ func (w *Worker) add(sw sdkworker.Worker, queue string) error {
 	return nil
 }
 
-// RegisterMain registers the main task queue's workflows and activities on r.
-func RegisterMain(r sdkworker.Registry, cfg Config) {
+// RegisterMain registers the main task queue's workflows and activities on r. It returns the
+// probe sessions' runner, whose Listen the worker runs.
+func RegisterMain(r sdkworker.Registry, cfg Config) *activities.Sessions {
 	r.RegisterWorkflowWithOptions(workflows.SelfTest, workflow.RegisterOptions{Name: workflows.SelfTestWorkflow})
 	diag := &activities.Diagnostics{Pool: cfg.Pool}
 	r.RegisterActivityWithOptions(diag.DatabaseInfo, activity.RegisterOptions{Name: workflows.ActivityDatabaseInfo})
@@ -368,6 +384,10 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	// Checks without a location are probed as local activities of the entity's worker.
 	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
+	// Probe sessions keep the cadence of checks without a location (changeProbeSessions).
+	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger}
+	r.RegisterActivityWithOptions(sessions.ProbeSession, activity.RegisterOptions{Name: workflows.ActivityProbeSession})
+	r.RegisterActivityWithOptions(sessions.RevokeProbeSession, activity.RegisterOptions{Name: workflows.ActivityRevokeProbeSession})
 
 	registerNotify(r, cfg, ent.Store)
 
@@ -376,6 +396,7 @@ func RegisterMain(r sdkworker.Registry, cfg Config) {
 	r.RegisterActivityWithOptions(rec.ReconcileEntities, activity.RegisterOptions{Name: workflows.ActivityReconcileEntities})
 
 	registerLifecycle(r, cfg, ent.Store)
+	return sessions
 }
 
 // registerLifecycle registers the data-lifecycle jobs' workflows and activities.
@@ -425,4 +446,9 @@ func (w *Worker) Stop() {
 	}
 	wg.Wait()
 	w.workers = nil
+	if w.stopListening != nil {
+		w.stopListening()
+		w.listening.Wait()
+		w.stopListening = nil
+	}
 }

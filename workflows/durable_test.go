@@ -48,7 +48,7 @@ func TestStorageOutageLosesNothing(t *testing.T) {
 		f.mu.Unlock()
 	}, 30*time.Second)
 	endAt(env, f, 3*time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 
 	f.mu.Lock()
@@ -115,7 +115,7 @@ func TestStorageOutageBacklogIsBounded(t *testing.T) {
 	env := newEnv(t, f)
 	outage(env, f, 10*time.Second, 10*time.Minute)
 	endAt(env, f, 12*time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{MaxPendingRuns: 20}})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{MaxPendingRuns: 20, NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -163,7 +163,7 @@ func TestRejectedWriteIsStoredWithoutDetails(t *testing.T) {
 	}
 	env := newEnv(t, f)
 	endAt(env, f, 30*time.Second)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -207,7 +207,7 @@ func TestDeletedSystemEndsWithoutWriting(t *testing.T) {
 		f.mu.Unlock()
 		env.SignalWorkflow(SignalConfigChanged, nil)
 	}, 12*time.Second)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -246,7 +246,7 @@ func TestReplayedProbeAdoptsStoredRuns(t *testing.T) {
 		return PersistResponse{Applied: false, Stored: stored}, true
 	}
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -275,7 +275,7 @@ func TestProbeIDsCarryTheEntityEpoch(t *testing.T) {
 	f := newFake(check(cfgA, 5, nil))
 	env := newEnv(t, f)
 	endAt(env, f, 12*time.Second)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()

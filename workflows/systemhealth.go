@@ -38,6 +38,9 @@ type item struct {
 	results []CheckResult
 	// waiter is set for run-check updates: the handler waits for the outcome.
 	waiter *outcome
+	// session is set when a probe session ended; lost names a session its worker lost.
+	session *sessionEnd
+	lost    string
 }
 
 type outcome struct {
@@ -71,6 +74,11 @@ type entity struct {
 	storageDownSince time.Time
 	// timer is the cadence timer of durable entities (see awaitDueOr).
 	timer *cadenceTimer
+	// sessions is true from version 1 of changeProbeSessions on (unless the options turn them
+	// off): local checks are probed by probe sessions. session is the running one.
+	sessions       bool
+	session        *activeSession
+	sessionRetryAt time.Time
 }
 
 // SystemHealth is the per-system entity workflow (id system-health/<systemId>). It owns its
@@ -79,6 +87,9 @@ type entity struct {
 func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	e := &entity{systemID: in.SystemID, opts: in.Options, seen: map[string]bool{}, logger: workflow.GetLogger(ctx)}
 	e.durable = workflow.GetVersion(ctx, changePersistUntilStored, workflow.DefaultVersion, 1) >= 1
+	if e.durable {
+		e.sessions = workflow.GetVersion(ctx, changeProbeSessions, workflow.DefaultVersion, 1) >= 1 && !in.Options.NoProbeSessions
+	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids
 		// apart from the runs of earlier lifetimes already stored.
@@ -132,7 +143,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 			e.process(ctx, it)
 			continue
 		}
-		if e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx) {
+		if e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0 && e.session == nil && workflow.AllHandlersFinished(ctx) {
 			e.drainSignals(ctx)
 			if len(e.queue) == 0 {
 				e.logger.Info("system has no enabled checks any more; entity ends", "systemId", e.systemID)
@@ -144,10 +155,11 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 			return e.continueAsNew(ctx)
 		}
 		if !e.finished {
+			e.maybeStartSession(ctx)
 			e.startDueProbes(ctx)
 		}
 		wake := func() bool {
-			return len(e.queue) > 0 || (e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0)
+			return len(e.queue) > 0 || (e.finished && e.probesInFlight == 0 && e.dispatchInFlight == 0 && e.session == nil)
 		}
 		if e.durable {
 			if err := e.awaitDueOr(ctx, wake); err != nil {
@@ -186,6 +198,14 @@ func (e *entity) registerHandlers(ctx workflow.Context) error {
 			e.queue = append(e.queue, item{config: true})
 		}
 	})
+	lost := workflow.GetSignalChannel(ctx, SignalProbeSessionLost)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var id string
+			lost.Receive(ctx, &id)
+			e.queue = append(e.queue, item{lost: id})
+		}
+	})
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateRunCheck, e.runCheck, workflow.UpdateHandlerOptions{
 		Validator: e.validateRunCheck,
 	})
@@ -208,6 +228,14 @@ func (e *entity) drainSignals(ctx workflow.Context) {
 			break
 		}
 		e.queue = append(e.queue, item{config: true})
+	}
+	lost := workflow.GetSignalChannel(ctx, SignalProbeSessionLost)
+	for {
+		var id string
+		if !lost.ReceiveAsync(&id) {
+			break
+		}
+		e.queue = append(e.queue, item{lost: id})
 	}
 }
 
@@ -422,7 +450,7 @@ func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
 	}
 	var earliest time.Time
 	for _, c := range e.st.Checks {
-		if c.Paused || c.InFlight > 0 {
+		if c.Paused || c.InFlight > 0 || e.ownedBySession(c.ConfigurationID) {
 			continue
 		}
 		if earliest.IsZero() || c.NextDue.Before(earliest) {
@@ -451,7 +479,7 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 	batches := map[string][]ProbeItem{} // by location; order keeps it deterministic
 	for i := range e.st.Checks {
 		c := &e.st.Checks[i]
-		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) {
+		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) || e.ownedBySession(c.ConfigurationID) {
 			continue
 		}
 		locations := c.Locations
@@ -551,6 +579,10 @@ func rootMessage(err error) string {
 	}
 }
 
+// ProbeTimeout is the timeout of a check's probe: its config's "timeout" (ms, at least 100) or
+// the strategies' default.
+func ProbeTimeout(config json.RawMessage) time.Duration { return probeTimeout(config) }
+
 func probeTimeout(config json.RawMessage) time.Duration {
 	var c struct {
 		Timeout *float64 `json:"timeout"`
@@ -563,6 +595,14 @@ func probeTimeout(config json.RawMessage) time.Duration {
 }
 
 func (e *entity) process(ctx workflow.Context, it item) {
+	if it.session != nil {
+		e.processSessionEnd(ctx, it.session)
+		return
+	}
+	if it.lost != "" {
+		e.processSessionLost(ctx, it.lost)
+		return
+	}
 	if it.config {
 		e.processConfigChange(ctx)
 		if it.waiter != nil {
@@ -613,6 +653,11 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 	e.st.View = st.next
 	for _, r := range st.runs {
 		e.markSeen(r.ID)
+		if e.ownedBySession(r.ConfigurationID) {
+			// A run of one of the session's checks from outside it (run-now, an external
+			// result): the session's window is behind; a new one starts from the entity's.
+			e.revokeSession(ctx, "a run from outside the session")
+		}
 	}
 	e.st.Processed++
 	e.afterApply(ctx)
@@ -750,6 +795,8 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 		e.logger.Error("reload after config change failed", "systemId", e.systemID, "error", err)
 		return
 	}
+	// The session keeps the old configuration: end it; the next one starts with the new one.
+	e.revokeSession(ctx, "configuration changed")
 	now := workflow.Now(ctx)
 	prev := cloneView(e.st.View)
 	if e.durable && loaded.Deleted {
@@ -763,21 +810,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 	}
 	e.st.SystemName = loaded.SystemName
 	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
-	next := e.computeView()
-	if !viewsEqual(prev, next) {
-		e.st.Seq++
-		req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: next, Checks: e.evals()}
-		if prev != nil && next != nil && prev.Status != next.Status {
-			from := prev.Status
-			req.Transition = &Transition{From: &from, To: next.Status}
-		}
-		req.Events = toEvents(health.DeriveEvents(prev, next, e.systemID, now), "")
-		if _, err := e.persistItem(ctx, req); err != nil {
-			e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
-		}
-		e.st.View = next
-		e.dispatch(ctx, req.Events, now)
-	}
+	e.reevaluate(ctx, prev, "", now)
 	e.st.Processed++
 	e.finished = len(e.st.Checks) == 0
 	e.afterApply(ctx)
@@ -982,6 +1015,7 @@ func (e *entity) continueAsNewDue(ctx workflow.Context) bool {
 // answered, dispatches complete, delivered signals are received — and then continues as new
 // with the whole state, so that nothing is lost or processed twice across the boundary.
 func (e *entity) continueAsNew(ctx workflow.Context) error {
+	e.revokeSession(ctx, "continue-as-new")
 	for {
 		e.drainSignals(ctx)
 		for len(e.queue) > 0 {
@@ -989,7 +1023,7 @@ func (e *entity) continueAsNew(ctx workflow.Context) error {
 			e.queue = e.queue[1:]
 			e.process(ctx, it)
 		}
-		if e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx) {
+		if e.probesInFlight == 0 && e.dispatchInFlight == 0 && e.session == nil && workflow.AllHandlersFinished(ctx) {
 			e.drainSignals(ctx)
 			if len(e.queue) == 0 {
 				break
@@ -997,7 +1031,7 @@ func (e *entity) continueAsNew(ctx workflow.Context) error {
 			continue
 		}
 		if err := workflow.Await(ctx, func() bool {
-			return len(e.queue) > 0 || (e.probesInFlight == 0 && e.dispatchInFlight == 0 && workflow.AllHandlersFinished(ctx))
+			return len(e.queue) > 0 || (e.probesInFlight == 0 && e.dispatchInFlight == 0 && e.session == nil && workflow.AllHandlersFinished(ctx))
 		}); err != nil {
 			return err
 		}

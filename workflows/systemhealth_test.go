@@ -230,7 +230,7 @@ func TestChecksOfASystemAreBatched(t *testing.T) {
 	f := newFake(check(cfgA, 10, nil), check(cfgB, 10, nil))
 	env := newEnv(t, f)
 	endAt(env, f, 35*time.Second)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -255,7 +255,7 @@ func TestCadenceMixedIntervals(t *testing.T) {
 	env := newEnv(t, f)
 	horizon := 2 * time.Minute
 	endAt(env, f, horizon)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	for _, c := range []struct {
 		id       string
@@ -275,7 +275,7 @@ func TestPausedCheckIsNotProbed(t *testing.T) {
 	f := newFake(check(cfgA, 5, nil), paused)
 	env := newEnv(t, f)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	if n := f.probeCount(cfgB); n != 0 {
 		t.Errorf("paused check probed %d times", n)
@@ -294,7 +294,7 @@ func TestFirstRunDegradationHE25(t *testing.T) {
 	f.status[cfgA] = health.Unhealthy
 	env := newEnv(t, f)
 	endAt(env, f, 35*time.Second)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	want := []string{health.EventSystemDegraded, health.EventSystemHealthChanged}
 	if got := f.systemEvents(); !slices.Equal(got, want) {
@@ -337,7 +337,7 @@ func TestConcurrentRunCheckUpdates(t *testing.T) {
 		}
 	}, time.Second)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	if ids := f.runIDs(); len(ids) != 10 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 10 {
 		t.Errorf("runs = %v, want 10 distinct", ids)
@@ -406,7 +406,7 @@ func TestRunCheckRejections(t *testing.T) {
 		}
 	}, time.Second)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	for i, tc := range cases {
 		if got[i] != tc.errType {
@@ -442,7 +442,7 @@ func TestRunCheckOfJustAssignedCheck(t *testing.T) {
 		}, RunCheckRequest{ConfigurationID: cfgB})
 	}, time.Second)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	if runErr != nil || resp.Run.ConfigurationID != cfgB || resp.View == nil || resp.View.TotalChecks != 2 {
 		t.Fatalf("run of the just-assigned check: %+v, %v", resp, runErr)
@@ -463,7 +463,7 @@ func TestDuplicateExternalResult(t *testing.T) {
 		env.SignalWorkflow(SignalCheckResult, CheckResult{ID: "", ConfigurationID: cfgA, Status: "bogus"})
 	}, 3*time.Second)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	if ids := f.runIDs(); !slices.Equal(ids, []string{"sys-1:ext:push-1"}) {
 		t.Errorf("persisted runs = %v, want the external result once", ids)
@@ -490,7 +490,7 @@ func TestDisablingFailingCheckRecoversAtOnce(t *testing.T) {
 		env.SignalWorkflow(SignalConfigChanged, nil)
 	}, 5*time.Second)
 	endAt(env, f, time.Minute)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	if n := len(f.probes); n != 0 {
 		t.Errorf("%d probes ran; the re-evaluation must not wait for one", n)
@@ -549,7 +549,7 @@ func TestContinueAsNewLosesNothing(t *testing.T) {
 		env.SignalWorkflow(SignalCheckResult, CheckResult{ID: "ext-last", ConfigurationID: cfgA, Status: health.Healthy, ExecutedAt: t0})
 	}, 3*time.Second)
 	sent = append(sent, "sys-1:ext:ext-last")
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	if !env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
@@ -630,7 +630,7 @@ func TestStartWithoutChecksClearsLeftoverView(t *testing.T) {
 	f.system.View = &health.View{Status: health.Degraded, HealthyChecks: 0, TotalChecks: 1}
 	f.system.Seq = 7
 	env := newEnv(t, f)
-	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
 	requireCompleted(t, env)
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -199,6 +199,14 @@ type EntityOptions struct {
 	// (default 1,000; also at most 16 MiB of result documents). At the bound the entity starts
 	// no probe until the backlog is stored.
 	MaxPendingRuns int `json:"maxPendingRuns,omitempty"`
+	// NoProbeSessions keeps every check's cadence in the entity itself (one workflow task per
+	// run), as before probe sessions (changeProbeSessions).
+	NoProbeSessions bool `json:"noProbeSessions,omitempty"`
+	// SessionMaxRuns and SessionMaxDuration end a probe session (defaults: 64 runs; 30
+	// intervals of its shortest check, between 1 and 15 minutes). A session lost with a crashed
+	// worker is noticed after its duration plus the probe timeout plus 30 s.
+	SessionMaxRuns     int           `json:"sessionMaxRuns,omitempty"`
+	SessionMaxDuration time.Duration `json:"sessionMaxDuration,omitempty"`
 }
 
 // SystemHealthInput starts (or continues) the entity. State is nil on a first start.
@@ -234,4 +242,7 @@ type EntityState struct {
 	Pending []CheckResult `json:"pending,omitempty"`
 	// Processed counts processed items over the entity's whole life (all runs).
 	Processed int64 `json:"processed"`
+	// SessionEpoch and SessionSeq number the entity's probe sessions ("<epoch>.<seq>").
+	SessionEpoch string `json:"sessionEpoch,omitempty"`
+	SessionSeq   int64  `json:"sessionSeq,omitempty"`
 }

@@ -64,7 +64,27 @@ type EventRecord struct {
 	// configuration id of a check.completed hook when a batch holds several runs).
 	Discriminator string         `json:"discriminator,omitempty"`
 	Payload       map[string]any `json:"payload"`
+	// Key, when set, is the event's idempotency key instead of EventKey(…): a probe session
+	// keys the hooks of its runs by run id (its writes share one seq).
+	Key string `json:"key,omitempty"`
 }
+
+// SessionFence makes a Persist the write of a probe session (design.md §1): the entity fenced the
+// session by its id (ClaimProbeSession), and the write happens only while the system's state
+// row still names that session. A session writes quiet runs only — runs that change no
+// evaluated status — so it stores the runs, their hourly buckets, the checks' last-run fields
+// and run counts, and the runs' hooks, but never the view, a status, a transition or a trigger
+// event: those stay the entity's.
+type SessionFence struct {
+	// ID is the session's id as claimed.
+	ID string `json:"id"`
+	// ExpiresAt is when the session's next write is due at the latest.
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+// ErrSessionFenced is returned by a session's Persist when the system's state row no longer
+// names the session (the entity revoked or replaced it): nothing was written.
+var ErrSessionFenced = errors.New("probe session fenced: the entity revoked or replaced it")
 
 // PersistInput is everything the entity writes for one processed item, in one transaction.
 type PersistInput struct {
@@ -86,6 +106,11 @@ type PersistInput struct {
 	Transition *TransitionRecord `json:"transition,omitempty"`
 	// Events are written to the outbox (each at most once, by idempotency key).
 	Events []EventRecord `json:"events,omitempty"`
+	// Session, when set, makes this a probe session's write (see SessionFence): View and
+	// Transition must be empty, the state row is not written, and the check states are
+	// written without the seq fence (the session's checks are the session's while it holds
+	// the fence).
+	Session *SessionFence `json:"session,omitempty"`
 }
 
 func (in *PersistInput) validate() error {
@@ -169,6 +194,17 @@ func (in *PersistInput) validate() error {
 	for i, e := range in.Events {
 		if e.Type == "" {
 			fe.add(fmt.Sprintf("events[%d].type", i), "is required")
+		}
+	}
+	if in.Session != nil {
+		if in.Session.ID == "" {
+			fe.add("session.id", "is required")
+		}
+		if in.View != nil || in.Transition != nil {
+			fe.add("session", "a probe session writes no view and no transition")
+		}
+		if len(in.Runs) == 0 {
+			fe.add("runs", "a probe session writes runs")
 		}
 	}
 	return fe.err()
@@ -327,7 +363,8 @@ const upsertStateSQL = `INSERT INTO system_health_state AS s
 const lastRunNewer = `$14::boolean AND (c.last_run_at IS NULL OR EXCLUDED.last_run_at >= c.last_run_at)`
 
 // upsertCheckSQL writes a check's state only while its assignment exists (a check disassociated
-// meanwhile is skipped, not an error) and only for a newer seq.
+// meanwhile is skipped, not an error) and only for a newer seq — or, for a probe session's write
+// ($15), whatever the seq (which it keeps).
 const upsertCheckSQL = `INSERT INTO check_health_state AS c
 		(system_id, configuration_id, status, runs_considered, consecutive_successes, consecutive_failures,
 		 last_run_id, last_run_at, last_run_status, last_latency_ms, seq, updated_at)
@@ -343,9 +380,9 @@ const upsertCheckSQL = `INSERT INTO check_health_state AS c
 		last_run_status = CASE WHEN ` + lastRunNewer + ` THEN EXCLUDED.last_run_status ELSE c.last_run_status END,
 		last_latency_ms = CASE WHEN ` + lastRunNewer + ` THEN EXCLUDED.last_latency_ms ELSE c.last_latency_ms END,
 		last_run_at = CASE WHEN ` + lastRunNewer + ` THEN EXCLUDED.last_run_at ELSE c.last_run_at END,
-		seq = EXCLUDED.seq,
+		seq = CASE WHEN $15::boolean THEN c.seq ELSE EXCLUDED.seq END,
 		updated_at = EXCLUDED.updated_at
-	WHERE c.seq < EXCLUDED.seq`
+	WHERE c.seq < EXCLUDED.seq OR $15::boolean`
 
 // insertRunSQL inserts a run unless its id is stored already. Runs are partitioned by day
 // (schema 006), so the primary key is (id, "timestamp"): the same id with another timestamp (a
@@ -440,11 +477,17 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 		// Round trip 1: runs (in id order, so that two transactions holding the same runs take
 		// their locks in the same order), fenced state, bucket locks.
 		b := &pgx.Batch{}
+		if in.Session != nil {
+			// The fence first: the row lock orders this write with the entity's revocation.
+			b.Queue(sessionFenceSQL, in.SystemID, in.Session.ID, in.Session.ExpiresAt.UTC())
+		}
 		for _, r := range byID {
 			b.Queue(insertRunSQL,
 				r.ID, r.ConfigurationID, in.SystemID, string(r.Status), r.LatencyMs, rawOrNil(r.Result), r.SourceID, r.SourceLabel, r.Timestamp.UTC())
 		}
-		b.Queue(upsertStateSQL, in.SystemID, status, healthyChecks, totalChecks, since, in.Seq, at)
+		if in.Session == nil {
+			b.Queue(upsertStateSQL, in.SystemID, status, healthyChecks, totalChecks, since, in.Seq, at)
+		}
 		for _, g := range groups {
 			var src *string
 			if g.key.hasSource {
@@ -457,6 +500,15 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 		err := func() error {
 			br := tx.SendBatch(ctx, b)
 			defer br.Close()
+			if in.Session != nil {
+				var one int
+				switch err := br.QueryRow().Scan(&one); {
+				case errors.Is(err, pgx.ErrNoRows):
+					return ErrSessionFenced
+				case err != nil:
+					return err
+				}
+			}
 			for range in.Runs {
 				var id string
 				switch err := br.QueryRow().Scan(&id); {
@@ -467,13 +519,15 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 					return err
 				}
 			}
-			var seq int64
-			switch err := br.QueryRow().Scan(&seq); {
-			case err == nil:
-				advanced = true
-			case errors.Is(err, pgx.ErrNoRows):
-			default:
-				return err
+			if in.Session == nil {
+				var seq int64
+				switch err := br.QueryRow().Scan(&seq); {
+				case err == nil:
+					advanced = true
+				case errors.Is(err, pgx.ErrNoRows):
+				default:
+					return err
+				}
 			}
 			for _, g := range groups {
 				id, bk, err := scanBucket(br.QueryRow())
@@ -554,7 +608,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 				runID, runStatus, runAt, latency = &lr.ID, &x, &t, lr.LatencyMs
 			}
 			b.Queue(upsertCheckSQL, in.SystemID, cfg, cStatus, considered, successes, failures,
-				runID, runAt, runStatus, latency, in.Seq, at, st != nil, lr != nil)
+				runID, runAt, runStatus, latency, in.Seq, at, st != nil, lr != nil, in.Session != nil)
 		}
 		if t := in.Transition; t != nil {
 			var cfg, from *string
@@ -586,7 +640,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 			payload = safeJSON(payload)
 			b.Queue(`INSERT INTO health_events (system_id, seq, type, payload, idempotency_key, created_at)
 				VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
-				in.SystemID, in.Seq, e.Type, payload, EventKey(in.SystemID, in.Seq, e.Type, e.Discriminator), at)
+				in.SystemID, in.Seq, e.Type, payload, e.key(in.SystemID, in.Seq), at)
 		}
 		if b.Len() == 0 {
 			return nil
@@ -596,10 +650,21 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 	if errors.Is(err, errNotApplied) {
 		return false, nil
 	}
+	if errors.Is(err, ErrSessionFenced) {
+		return false, err
+	}
 	if err != nil {
 		return false, wrapErr("persist", err)
 	}
 	return true, nil
+}
+
+// key is the event's idempotency key.
+func (e EventRecord) key(systemID string, seq int64) string {
+	if e.Key != "" {
+		return e.Key
+	}
+	return EventKey(systemID, seq, e.Type, e.Discriminator)
 }
 
 // ClearView clears a system's view (tombstone) when it has no enabled checks any more: the

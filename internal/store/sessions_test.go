@@ -1,0 +1,146 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/checkflow/checkflow/internal/health"
+)
+
+// sessionItem is a probe session's write of one quiet run.
+func sessionItem(f fixture, session, runID string, at time.Time) PersistInput {
+	r := run(f.sys, f.cfg, 0, health.Healthy, intp(12), at)
+	r.ID = runID
+	return PersistInput{SystemID: f.sys, Seq: 1, At: at, Session: &SessionFence{ID: session, ExpiresAt: at.Add(time.Minute)},
+		Runs:   []RunRecord{r},
+		Checks: []CheckState{{ConfigurationID: f.cfg, Status: health.Healthy, RunsConsidered: 7}},
+		Events: []EventRecord{{Type: health.HookCheckCompleted, Discriminator: f.cfg, Payload: map[string]any{"status": "healthy"}, Key: runID + ":" + health.HookCheckCompleted}},
+	}
+}
+
+// A probe session writes while the state row names it: runs, their bucket, the check's last run
+// and count, the hooks (keyed by run id) — never the seq, the view or the check's status. Once
+// the entity revokes it or another session claims, it writes nothing.
+func TestProbeSessionFence(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	// The entity's baseline: seq 1, healthy.
+	if _, err := f.s.Persist(ctx, PersistInput{SystemID: f.sys, Seq: 1, At: t0, View: health.BaselineView(1),
+		Checks: []CheckState{{ConfigurationID: f.cfg, Status: health.Healthy}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := f.s.ClaimProbeSession(ctx, "no-such-system", "x.1", t0, 0); err != nil || ok {
+		t.Fatalf("claim for a system without state: ok %v err %v, want not claimed", ok, err)
+	}
+	seq, ok, err := f.s.ClaimProbeSession(ctx, f.sys, "e.1", t0.Add(time.Minute), 0)
+	if err != nil || !ok || seq != 1 {
+		t.Fatalf("claim: seq %d ok %v err %v", seq, ok, err)
+	}
+	at := t0.Add(10 * time.Second)
+	applied, err := f.s.Persist(ctx, sessionItem(f, "e.1", f.sys+":se.1.1", at))
+	if err != nil || !applied {
+		t.Fatalf("session write: applied %v err %v", applied, err)
+	}
+	var stateSeq, considered int
+	var lastRun string
+	var lastAt time.Time
+	var status string
+	if err := f.pool.QueryRow(ctx, `SELECT s.seq, c.runs_considered, c.last_run_id, c.last_run_at, c.status::text
+		FROM system_health_state s JOIN check_health_state c USING (system_id) WHERE s.system_id = $1`, f.sys).
+		Scan(&stateSeq, &considered, &lastRun, &lastAt, &status); err != nil {
+		t.Fatal(err)
+	}
+	if stateSeq != 1 || considered != 7 || lastRun != f.sys+":se.1.1" || !lastAt.Equal(at) || status != "healthy" {
+		t.Errorf("after the session's write: seq %d, runs considered %d, last run %s at %v, status %s", stateSeq, considered, lastRun, lastAt, status)
+	}
+	if n := count(t, f.pool, "health_events WHERE idempotency_key = $1", f.sys+":se.1.1:"+health.HookCheckCompleted); n != 1 {
+		t.Errorf("%d hooks keyed by the run id", n)
+	}
+	if n := count(t, f.pool, "health_check_aggregates WHERE run_count = 1"); n != 1 {
+		t.Errorf("%d hourly buckets with the run", n)
+	}
+	// The same write again (a retried call) changes nothing.
+	if applied, err := f.s.Persist(ctx, sessionItem(f, "e.1", f.sys+":se.1.1", at)); err != nil || applied {
+		t.Errorf("repeated session write: applied %v err %v", applied, err)
+	}
+
+	// Another session claims: the first is fenced.
+	if _, ok, err := f.s.ClaimProbeSession(ctx, f.sys, "e.2", t0.Add(time.Minute), 0); err != nil || !ok {
+		t.Fatalf("second claim: ok %v err %v", ok, err)
+	}
+	if _, err := f.s.Persist(ctx, sessionItem(f, "e.1", f.sys+":se.1.2", at.Add(time.Second))); !errors.Is(err, ErrSessionFenced) {
+		t.Errorf("write of a replaced session: %v, want ErrSessionFenced", err)
+	}
+	// The entity revokes: the second is fenced too, and nothing of either fenced write is stored.
+	if revoked, err := f.s.RevokeProbeSession(ctx, f.sys, ""); err != nil || !revoked {
+		t.Fatalf("revoke: %v %v", revoked, err)
+	}
+	if _, err := f.s.Persist(ctx, sessionItem(f, "e.2", f.sys+":se.2.1", at.Add(2*time.Second))); !errors.Is(err, ErrSessionFenced) {
+		t.Errorf("write of a revoked session: %v, want ErrSessionFenced", err)
+	}
+	if n := count(t, f.pool, "health_check_runs"); n != 1 {
+		t.Errorf("%d runs stored, want only the first session's one", n)
+	}
+	if cur, err := f.s.ProbeSessionOf(ctx, f.sys); err != nil || cur != "" {
+		t.Errorf("session after revoke: %q %v", cur, err)
+	}
+	// A session's write never carries a view or transition.
+	bad := sessionItem(f, "e.3", f.sys+":se.3.1", at)
+	bad.View = health.BaselineView(1)
+	if _, err := f.s.Persist(ctx, bad); !errors.Is(err, ErrValidation) {
+		t.Errorf("session write with a view: %v, want a validation error", err)
+	}
+}
+
+// Sessions whose owner's backend is gone are reported once; a live owner's are not.
+func TestTakeOrphanedProbeSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	other := mustSystem(t, f.s, "sys-2")
+	for _, sys := range []string{f.sys, other.ID} {
+		if _, err := f.s.Persist(ctx, PersistInput{SystemID: sys, Seq: 1, At: t0, View: health.BaselineView(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A connection that will die, and one that stays.
+	dying, err := pgx.Connect(ctx, f.pool.Config().ConnConfig.ConnString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Release()
+	if _, _, err := f.s.ClaimProbeSession(ctx, f.sys, "a.1", t0, dying.PgConn().PID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.s.ClaimProbeSession(ctx, other.ID, "b.1", t0, live.Conn().PgConn().PID()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil || len(got) != 0 {
+		t.Fatalf("orphans while both owners live: %v %v", got, err)
+	}
+	if err := dying.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []OrphanedSession
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		// The backend of a closed connection exits asynchronously.
+		if got, err = f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 1 || got[0].SystemID != f.sys || got[0].Session != "a.1" {
+		t.Fatalf("orphans after the owner died: %+v", got)
+	}
+	if again, err := f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil || len(again) != 0 {
+		t.Errorf("an orphan reported twice: %+v %v", again, err)
+	}
+}
