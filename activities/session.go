@@ -24,6 +24,8 @@ const (
 	sessionExpirySlack = 30 * time.Second
 	// listenRetryMax bounds the wait before the session listener reconnects.
 	listenRetryMax = 30 * time.Second
+	// listenWait bounds how long a session waits for its worker's listener before it claims.
+	listenWait = 5 * time.Second
 )
 
 // Sessions runs probe sessions (workflows.ActivityProbeSession): for one system at a time per
@@ -44,9 +46,37 @@ type Sessions struct {
 	LostSignal func(ctx context.Context, systemID, session string) error
 
 	// owner is the backend pid of this process's listening connection (0: not listening).
-	owner  atomic.Uint32
-	mu     sync.Mutex
-	active map[string]*runningSession // by system id
+	owner atomic.Uint32
+	mu    sync.Mutex
+	// listening is closed once the listener first connected.
+	listening chan struct{}
+	active    map[string]*runningSession // by system id
+}
+
+// listeningCh returns the channel closed once the listener is connected.
+func (s *Sessions) listeningCh() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listening == nil {
+		s.listening = make(chan struct{})
+	}
+	return s.listening
+}
+
+// awaitOwner returns this process's owner pid, waiting up to listenWait for the listener's first
+// connection (0: not listening; the session can then only be noticed lost by its timeout).
+func (s *Sessions) awaitOwner(ctx context.Context) uint32 {
+	if o := s.owner.Load(); o != 0 {
+		return o
+	}
+	t := time.NewTimer(listenWait)
+	defer t.Stop()
+	select {
+	case <-s.listeningCh():
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return s.owner.Load()
 }
 
 // runningSession is a session in this process; stop ends it at its next wait.
@@ -71,8 +101,16 @@ func (s *Sessions) logger() *slog.Logger {
 func (s *Sessions) Listen(ctx context.Context, ready func()) {
 	wait := time.Second
 	for ctx.Err() == nil {
+		first := s.listeningCh()
 		err := s.Entity.Store.ListenProbeSessions(ctx, func(pid uint32) {
 			s.owner.Store(pid)
+			s.mu.Lock()
+			select {
+			case <-first:
+			default:
+				close(first)
+			}
+			s.mu.Unlock()
 			// Sessions claimed under an earlier connection: this one owns them now.
 			if err := s.Entity.Store.SetProbeSessionOwner(ctx, s.activeIDs(), pid); err != nil {
 				s.logger().Warn("recording the owner of probe sessions failed", "error", err)
@@ -197,7 +235,7 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 		return res, nil
 	}
 	st := s.Entity.Store
-	seq, ok, err := st.ClaimProbeSession(ctx, req.SystemID, req.Session, s.expiry(checks, time.Now()), s.owner.Load())
+	seq, ok, err := st.ClaimProbeSession(ctx, req.SystemID, req.Session, s.expiry(checks, time.Now()), s.awaitOwner(ctx))
 	if err != nil {
 		return res, fmt.Errorf("claim probe session: %w", err)
 	}

@@ -108,6 +108,8 @@ func TestQuietSystemHistoryStaysSmall(t *testing.T) {
 	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id LIKE $1 || ':s%'`, sys); n < 150 {
 		t.Errorf("only %d runs stored by probe sessions", n)
 	}
+	// Its live history (sessions that ended with stored runs) replays against the current code.
+	replayAll(t, workflows.SystemWorkflowID(sys), workflows.SystemHealthWorkflow, "systemhealth-quiet", workflows.SystemHealth)
 	// The API's "last run" moves with every quiet run, not once per session.
 	waitFor(t, 30*time.Second, "a check's last run within 3 s", func() (bool, error) {
 		return s.count(t, `SELECT count(*) FROM check_health_state WHERE system_id = $1 AND last_run_at > now() - interval '3 seconds'`, sys) > 0, nil

@@ -2,6 +2,8 @@ package workflows
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -60,6 +62,14 @@ type sessionEnd struct {
 // ownedBySession tells whether the running session keeps the check's cadence.
 func (e *entity) ownedBySession(configurationID string) bool {
 	return e.session != nil && e.session.owned[configurationID]
+}
+
+// sessionWillTake tells whether the check is left to a probe session about to start: the entity
+// neither probes it nor sets a timer for it (it does while PostgreSQL is away, and after a
+// session failed, until sessionRetryAt).
+func (e *entity) sessionWillTake(c CheckState, now time.Time) bool {
+	return e.sessions && e.session == nil && !e.finished && e.storageDownSince.IsZero() &&
+		!now.Before(e.sessionRetryAt) && e.sessionEligible(c)
 }
 
 // sessionEligible tells whether a check may be handed to a probe session: a local, not paused
@@ -218,13 +228,28 @@ func (e *entity) processSessionEnd(ctx workflow.Context, end *sessionEnd) {
 // PostgreSQL.
 func (e *entity) processSessionLost(ctx workflow.Context, id string) {
 	s := e.session
-	if s == nil || s.id != id || s.lost {
+	if s == nil || s.lost || (s.id != id && !e.olderSession(id, s.id)) {
 		return // not the running session (ended meanwhile, or reported twice)
 	}
+	// An earlier session reported lost while a newer one runs: the newer one had not claimed
+	// when the report was made (its worker may have died before it could); it is restarted
+	// too — at worst an extra session when it was merely slow to claim.
 	s.lost = true
 	e.session = nil
 	e.logger.Warn("probe session lost with its worker; reloading its checks' windows", "systemId", e.systemID, "session", id)
 	e.reload(ctx, s.owned)
+}
+
+// olderSession tells whether session id a ("<epoch>.<n>") was started by this entity before b.
+func (e *entity) olderSession(a, b string) bool {
+	ea, na, okA := strings.Cut(a, ".")
+	eb, nb, okB := strings.Cut(b, ".")
+	if !okA || !okB || ea != eb {
+		return false
+	}
+	x, errA := strconv.Atoi(na)
+	y, errB := strconv.Atoi(nb)
+	return errA == nil && errB == nil && x < y
 }
 
 // reload reads the system's configuration and adopts the stored windows of the given checks

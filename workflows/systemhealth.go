@@ -449,8 +449,9 @@ func (e *entity) untilNextDue(ctx workflow.Context) (time.Duration, bool) {
 		return 0, false
 	}
 	var earliest time.Time
+	now := workflow.Now(ctx)
 	for _, c := range e.st.Checks {
-		if c.Paused || c.InFlight > 0 || e.ownedBySession(c.ConfigurationID) {
+		if c.Paused || c.InFlight > 0 || e.ownedBySession(c.ConfigurationID) || e.sessionWillTake(c, now) {
 			continue
 		}
 		if earliest.IsZero() || c.NextDue.Before(earliest) {
@@ -479,7 +480,7 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 	batches := map[string][]ProbeItem{} // by location; order keeps it deterministic
 	for i := range e.st.Checks {
 		c := &e.st.Checks[i]
-		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) || e.ownedBySession(c.ConfigurationID) {
+		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) || e.ownedBySession(c.ConfigurationID) || e.sessionWillTake(*c, now) {
 			continue
 		}
 		locations := c.Locations
