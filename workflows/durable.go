@@ -11,19 +11,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// changePersistUntilStored versions the entity's storage semantics (workflow.GetVersion):
-//
-//   - DefaultVersion: a write or load is one local activity of at most 30 s; when it fails the
-//     entity logs and goes on (the run, its transition and events were lost — issue 17 #2).
-//   - 1: writes and loads are retried until PostgreSQL accepts them, in rounds (a local activity
-//     with short retries, then a durable timer backing off to storageRetryMax). The loop does not
-//     go past an item that is not stored, so the stored sequence never has a hole; meanwhile the
-//     entity keeps its cadence: due checks are probed and their results wait in the queue (in
-//     Temporal's history) up to the backlog bound. Input the store rejects (not retryable) is
-//     stored once more without its run details, so the run, the transition and the events are
-//     kept; a system that no longer exists ends the entity.
-const changePersistUntilStored = "persist-until-stored"
-
 const (
 	// A round of attempts is a local activity with one quick retry; it holds the workflow task (no
 	// probe starts meanwhile), so it is kept short and the wait between rounds is a timer during

@@ -12,20 +12,6 @@ import (
 	"github.com/checkflow/checkflow/internal/health"
 )
 
-// changeProbeSessions versions the entity's cadence (workflow.GetVersion):
-//
-//   - DefaultVersion: the entity keeps every check's cadence with its own timer and probes each
-//     due batch as a local activity: every run is a workflow task (≈ 8 history events and 2
-//     billable actions per run of a one-check system).
-//   - 1: the cadence of the checks without a location is handed to a probe session
-//     (ActivityProbeSession), one at a time: it probes with the worker's clock, stores the runs
-//     that change no evaluated status itself (fenced by its id) and reports them in one batch
-//     when it ends; a run that may change a status (or that failed) ends it at once and is
-//     processed by the entity like any result. The entity revokes the session whenever its
-//     windows change from outside it (a configuration change, a run-now or external result of
-//     one of its checks, continue-as-new).
-const changeProbeSessions = "probe-sessions"
-
 const (
 	// defaultSessionMaxRuns ends a session after this many stored runs.
 	defaultSessionMaxRuns = 64

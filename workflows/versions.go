@@ -1,0 +1,34 @@
+package workflows
+
+// Change ids of the SystemHealth entity used with workflow.GetVersion, oldest first. Every change
+// of the entity's commands gets one here; histories recorded with each version live in
+// testdata/systemhealth-*-<change id>-*.json and replay in TestReplayCommittedHistories (the
+// corpus only grows: never overwrite a file). Defaults are resolved where they are used, not
+// carried through continue-as-new.
+
+// changePersistUntilStored versions the entity's storage semantics (workflow.GetVersion):
+//
+//   - DefaultVersion: a write or load is one local activity of at most 30 s; when it fails the
+//     entity logs and goes on (the run, its transition and events were lost — issue 17 #2).
+//   - 1: writes and loads are retried until PostgreSQL accepts them, in rounds (a local activity
+//     with short retries, then a durable timer backing off to storageRetryMax). The loop does not
+//     go past an item that is not stored, so the stored sequence never has a hole; meanwhile the
+//     entity keeps its cadence: due checks are probed and their results wait in the queue (in
+//     Temporal's history) up to the backlog bound. Input the store rejects (not retryable) is
+//     stored once more without its run details, so the run, the transition and the events are
+//     kept; a system that no longer exists ends the entity.
+const changePersistUntilStored = "persist-until-stored"
+
+// changeProbeSessions versions the entity's cadence (workflow.GetVersion):
+//
+//   - DefaultVersion: the entity keeps every check's cadence with its own timer and probes each
+//     due batch as a local activity: every run is a workflow task (≈ 8 history events and 2
+//     billable actions per run of a one-check system).
+//   - 1: the cadence of the checks without a location is handed to a probe session
+//     (ActivityProbeSession), one at a time: it probes with the worker's clock, stores the runs
+//     that change no evaluated status itself (fenced by its id) and reports them in one batch
+//     when it ends; a run that may change a status (or that failed) ends it at once and is
+//     processed by the entity like any result. The entity revokes the session whenever its
+//     windows change from outside it (a configuration change, a run-now or external result of
+//     one of its checks, continue-as-new).
+const changeProbeSessions = "probe-sessions"
