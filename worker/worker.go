@@ -152,7 +152,7 @@ const stickyScheduleToStart = time.Second
 
 // sessionWatchEvery is how often each worker looks for probe sessions whose worker died (their
 // entities are told at once; otherwise they would wait for the session's timeout, minutes).
-const sessionWatchEvery = 5 * time.Second
+const sessionWatchEvery = 3 * time.Second
 
 // deadlockDetection is how long workflow code may run without yielding before the SDK fails
 // the workflow task as a deadlock ("Workflow panic … Potential deadlock detected"; retried

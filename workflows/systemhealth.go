@@ -996,6 +996,10 @@ func (e *entity) snapshot() EntityState {
 	s := e.st
 	s.Checks = append([]CheckState(nil), e.st.Checks...)
 	s.Seen = append([]string(nil), e.st.Seen...)
+	s.Session = ""
+	if e.session != nil && !e.session.lost {
+		s.Session = e.session.id
+	}
 	for _, it := range e.queue {
 		if !it.config && it.waiter == nil {
 			s.Pending = append(s.Pending, it.results...)

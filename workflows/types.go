@@ -245,4 +245,8 @@ type EntityState struct {
 	// SessionEpoch and SessionSeq number the entity's probe sessions ("<epoch>.<seq>").
 	SessionEpoch string `json:"sessionEpoch,omitempty"`
 	SessionSeq   int64  `json:"sessionSeq,omitempty"`
+	// Session is the probe session running when the state was queried ("" when none; never
+	// set across continue-as-new, which waits for the session to end). Its stored runs are in
+	// PostgreSQL but not yet in Checks[].Recent.
+	Session string `json:"session,omitempty"`
 }

@@ -11,9 +11,13 @@ ALTER TABLE system_health_state
     ADD COLUMN probe_session text,
     ADD COLUMN probe_session_expires_at timestamptz,
     ADD COLUMN probe_session_owner integer;
+-- The workers' watchdog reads the sessions by owner every few seconds.
+CREATE INDEX system_health_state_probe_session_owner_idx ON system_health_state (probe_session_owner)
+    WHERE probe_session_owner IS NOT NULL;
 
 ---- create above / drop below ----
 
+DROP INDEX system_health_state_probe_session_owner_idx;
 ALTER TABLE system_health_state
     DROP COLUMN probe_session,
     DROP COLUMN probe_session_expires_at,

@@ -52,6 +52,12 @@ import (
 //     replay's last step, and the steps must be the seqs 2..(stored seq) without a hole (seq 1 is
 //     the entity's baseline). Before the last worker stops, the running entity's own window of
 //     statuses per check (query "state") must equal the stored runs up to its seq.
+//     Probe sessions (the entity's default for local checks) store quiet runs themselves: their
+//     ids are "<systemId>:s<epoch>.<session>.<k>", their check.completed events are keyed
+//     "<run id>:healthcheck.check.completed" and carry the entity's seq when the session claimed.
+//     The replay folds them after that seq's step, in time order, and none of them may change a
+//     check's status (a session must hand such a run to the entity). A session's run that ended it
+//     (a status change, a failure) is written by the entity in a step of its own.
 //  4. Events: idempotency keys are unique and of the form "<systemId>:<seq>:<type>[…]"; every
 //     transition has its system_health_changed event (and system_degraded or system_healthy as
 //     health.DeriveEvents says) at its seq with its from/to in the payload, no trigger event is
@@ -64,6 +70,8 @@ type runRow struct {
 	id     string
 	cfg    string
 	probe  int64 // N of "<systemId>:p<N>"; 0 when the id has another form
+	// sessionNo is <session> of a probe session's run id "<systemId>:s<epoch>.<session>.<k>" (0: not one).
+	sessionNo int64
 	status health.Status
 	at     time.Time
 	// seq is the step the run was processed in (from its check.completed event); 0 when none.
@@ -104,6 +112,9 @@ type systemData struct {
 	checkStates map[string]checkStateRow
 	// steps are the runs by step seq, each step's runs by configuration id.
 	steps map[int64][]*runRow
+	// sessionRuns are the quiet runs probe sessions stored, by the seq they claimed at, in time
+	// order.
+	sessionRuns map[int64][]*runRow
 	// mapping problems between runs and their check.completed events.
 	unmapped []string
 }
@@ -112,12 +123,16 @@ type systemData struct {
 // started with an epoch (one lifetime per system in this test).
 var probeID = regexp.MustCompile(`:p(?:[0-9A-Za-z]{8}\.)?([0-9]+)$`)
 
+// sessionRunID matches probe session run ids: "<systemId>:s<epoch>.<session>.<k>".
+var sessionRunID = regexp.MustCompile(`:s[0-9A-Za-z]{8}\.([0-9]+)\.[0-9]+$`)
+
 func loadSystem(ctx context.Context, pool *pgxpool.Pool, st *store.Store, sys string) (*systemData, error) {
 	loaded, err := st.Load(ctx, sys)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", sys, err)
 	}
-	d := &systemData{id: sys, checks: loaded.Checks, checkStates: map[string]checkStateRow{}, steps: map[int64][]*runRow{}}
+	d := &systemData{id: sys, checks: loaded.Checks, checkStates: map[string]checkStateRow{}, steps: map[int64][]*runRow{},
+		sessionRuns: map[int64][]*runRow{}}
 	sort.Slice(d.checks, func(i, j int) bool { return d.checks[i].ConfigurationID < d.checks[j].ConfigurationID })
 
 	rows, err := pool.Query(ctx, `SELECT id, configuration_id::text, status::text, "timestamp" FROM health_check_runs WHERE system_id = $1`, sys)
@@ -134,6 +149,9 @@ func loadSystem(ctx context.Context, pool *pgxpool.Pool, st *store.Store, sys st
 		r.status = health.Status(status)
 		if m := probeID.FindStringSubmatch(r.id); m != nil && strings.HasPrefix(r.id, sys+":p") && len(r.id) == len(sys)+len(m[0]) {
 			r.probe, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		if m := sessionRunID.FindStringSubmatch(r.id); m != nil && strings.HasPrefix(r.id, sys+":s") && len(r.id) == len(sys)+len(m[0]) {
+			r.sessionNo, _ = strconv.ParseInt(m[1], 10, 64)
 		}
 		d.runs = append(d.runs, r)
 	}
@@ -277,7 +295,19 @@ func (d *systemData) mapSteps() {
 			d.unmapped = append(d.unmapped, fmt.Sprintf("run %s is stored %s but its event %s says %s", r.id, r.status, ev.key, s))
 		}
 		r.seq = ev.seq
+		if ev.key == r.id+":"+health.HookCheckCompleted {
+			d.sessionRuns[r.seq] = append(d.sessionRuns[r.seq], r) // stored by a probe session
+			continue
+		}
 		d.steps[r.seq] = append(d.steps[r.seq], r)
+	}
+	for _, rs := range d.sessionRuns {
+		sort.Slice(rs, func(i, j int) bool {
+			if !rs[i].at.Equal(rs[j].at) {
+				return rs[i].at.Before(rs[j].at)
+			}
+			return rs[i].cfg < rs[j].cfg
+		})
 	}
 	for i, ev := range d.events {
 		if ev.typ == health.HookCheckCompleted && !used[i] {
@@ -320,10 +350,14 @@ type replayResult struct {
 	// windows are each check's statuses, newest first (all of them; Evaluate takes ≤ 100).
 	windows  map[string][]health.Status
 	statuses map[string]health.Status
+	// sessionChanges are quiet session runs that nonetheless changed a check's status.
+	sessionChanges []string
 }
 
-// replay folds the stored steps with seq ≤ upTo through internal/health as the entity does.
-func (d *systemData) replay(upTo int64) replayResult {
+// replay folds the stored steps with seq ≤ upTo through internal/health as the entity does,
+// each followed by the runs probe sessions stored at its seq — except those of sessions
+// numbered ≥ fromSession (0: all), which the entity has not heard of yet.
+func (d *systemData) replay(upTo, fromSession int64) replayResult {
 	r := replayResult{windows: map[string][]health.Status{}, statuses: map[string]health.Status{}}
 	view := func() *health.View {
 		cs := make([]health.CheckStatus, 0, len(d.checks))
@@ -337,7 +371,14 @@ func (d *systemData) replay(upTo int64) replayResult {
 		r.statuses[c.ConfigurationID] = health.Evaluate(nil, &c.Thresholds)
 	}
 	prev := view() // the baseline the entity stores at seq 1
-	for _, seq := range d.stepSeqs() {
+	seqs := d.stepSeqs()
+	for s := range d.sessionRuns {
+		if !slices.Contains(seqs, s) {
+			seqs = append(seqs, s)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
 		if seq > upTo {
 			break
 		}
@@ -358,7 +399,25 @@ func (d *systemData) replay(upTo int64) replayResult {
 		if prev.Status != next.Status {
 			r.transitions = append(r.transitions, expectedTransition{seq: seq, from: prev.Status, to: next.Status, changed: changed})
 		}
-		prev, r.lastSeq = next, seq
+		if _, ok := d.steps[seq]; ok {
+			r.lastSeq = seq
+		}
+		prev = next
+		for _, run := range d.sessionRuns[seq] {
+			if fromSession > 0 && run.sessionNo >= fromSession {
+				continue
+			}
+			i := slices.IndexFunc(d.checks, func(c store.LoadedCheck) bool { return c.ConfigurationID == run.cfg })
+			if i < 0 {
+				continue
+			}
+			w := append([]health.Status{run.status}, r.windows[run.cfg]...)
+			r.windows[run.cfg] = w
+			if s := health.Evaluate(w, &d.checks[i].Thresholds); s != r.statuses[run.cfg] {
+				r.sessionChanges = append(r.sessionChanges, fmt.Sprintf("run %s (%s) changed check %s from %s to %s", run.id, run.status, run.cfg[:8], r.statuses[run.cfg], s))
+				r.statuses[run.cfg] = s
+			}
+		}
 	}
 	r.view = prev
 	return r
@@ -415,8 +474,17 @@ func (v *verifier) verify(d *systemData) {
 			v.fail(sys, "run id %s stored twice", r.id)
 		}
 		ids[r.id] = true
-		if r.probe == 0 {
-			v.fail(sys, "run %s is not a probe run id (<systemId>:p<N>)", r.id)
+		if r.probe == 0 && r.sessionNo == 0 {
+			v.fail(sys, "run %s is neither a probe run id (<systemId>:p<N>) nor a probe session's", r.id)
+			continue
+		}
+		if r.sessionNo != 0 {
+			// Numbered per session, not by the entity: only the one-execution check applies (a
+			// session lost with its worker never stores the batch it was probing).
+			if other, ok := executions[cfgAt{r.cfg, r.at.UnixMicro()}]; ok {
+				v.fail(sys, "duplicate run: %s and %s are one execution of check %s (executedAt %s)", other, r.id, r.cfg, r.at.Format(time.RFC3339Nano))
+			}
+			executions[cfgAt{r.cfg, r.at.UnixMicro()}] = r.id
 			continue
 		}
 		if other, ok := probes[r.probe]; ok {
@@ -494,7 +562,10 @@ func (v *verifier) verify(d *systemData) {
 	}
 
 	// 3. The replay of the stored runs.
-	r := d.replay(d.stateSeq)
+	r := d.replay(d.stateSeq, 0)
+	for _, c := range r.sessionChanges {
+		v.fail(d.id, "a probe session stored a run that changes a status instead of handing it to the entity: %s", c)
+	}
 	v.compareTransitions(d, r)
 	if r.view == nil || d.view == nil || *r.view != *d.view {
 		v.fail(sys, "stored view %s at seq %d, the replay of the stored runs gives %s at seq %d", viewString(d.view), d.stateSeq, viewString(r.view), r.lastSeq)
@@ -586,7 +657,8 @@ func (v *verifier) verifyEvents(d *systemData) {
 			// Written with a configuration change or by the notifications, not by the entity.
 			continue
 		}
-		if want := store.EventKey(sys, ev.seq, ev.typ, ""); ev.key != want && !strings.HasPrefix(ev.key, want+":") {
+		sessionHook := ev.typ == health.HookCheckCompleted && strings.HasPrefix(ev.key, sys+":s") && strings.HasSuffix(ev.key, ":"+ev.typ)
+		if want := store.EventKey(sys, ev.seq, ev.typ, ""); ev.key != want && !strings.HasPrefix(ev.key, want+":") && !sessionHook {
 			v.fail(sys, "event key %s does not name its system, seq %d and type %s", ev.key, ev.seq, ev.typ)
 		}
 		switch ev.typ {
@@ -675,7 +747,12 @@ func (v *verifier) entityMatchesStore(sys string) {
 
 func (v *verifier) compareEntity(d *systemData, st workflows.EntityState) {
 	v.t.Helper()
-	r := d.replay(st.Seq)
+	// Runs of the session running at the query (or started since) are not in the entity yet.
+	from := st.SessionSeq + 1
+	if st.Session != "" {
+		from = st.SessionSeq
+	}
+	r := d.replay(st.Seq, from)
 	if st.View == nil || r.view == nil || *st.View != *r.view {
 		v.fail(d.id, "the entity's view at seq %d is %s, the replay of the stored runs gives %s", st.Seq, viewString(st.View), viewString(r.view))
 	}
