@@ -67,13 +67,13 @@ import (
 
 // runRow is one stored run.
 type runRow struct {
-	id     string
-	cfg    string
-	probe  int64 // N of "<systemId>:p<N>"; 0 when the id has another form
+	id    string
+	cfg   string
+	probe int64 // N of "<systemId>:p<N>"; 0 when the id has another form
 	// sessionNo is <session> of a probe session's run id "<systemId>:s<epoch>.<session>.<k>" (0: not one).
 	sessionNo int64
-	status health.Status
-	at     time.Time
+	status    health.Status
+	at        time.Time
 	// seq is the step the run was processed in (from its check.completed event); 0 when none.
 	seq int64
 }
