@@ -176,15 +176,7 @@ func (e *entity) processSessionEnd(ctx workflow.Context, end *sessionEnd) {
 		}
 		c := &e.st.Checks[i]
 		before := c.Status
-		c.Recent = append([]health.Status{r.Status}, c.Recent...)
-		if len(c.Recent) > health.MaxWindowRuns {
-			c.Recent = c.Recent[:health.MaxWindowRuns]
-		}
-		if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
-			t := r.ExecutedAt
-			c.LastRunAt = &t
-		}
-		c.Status = evaluateCheck(*c)
+		c.fold(r.Status, r.ExecutedAt)
 		if c.Status != before && driver == "" {
 			// The session decided on a window the entity changed meanwhile: the entity's own
 			// evaluation wins and is stored below.

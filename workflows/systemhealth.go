@@ -423,6 +423,21 @@ func firstDue(systemID string, intervalSeconds int, lastRun *time.Time, now time
 	return now.Add(offset)
 }
 
+// fold adds a run to the check's window (newest first, at most health.MaxWindowRuns) and
+// re-evaluates the check. The window is replaced, never changed in place.
+func (c *CheckState) fold(status health.Status, at time.Time) {
+	recent := append([]health.Status{status}, c.Recent...)
+	if len(recent) > health.MaxWindowRuns {
+		recent = recent[:health.MaxWindowRuns]
+	}
+	c.Recent = recent
+	if c.LastRunAt == nil || at.After(*c.LastRunAt) {
+		t := at
+		c.LastRunAt = &t
+	}
+	c.Status = evaluateCheck(*c)
+}
+
 // evaluateCheck is a check's status with its thresholds. A paused check is not measured, so its
 // old failures no longer hold the system down: it counts as healthy until it is resumed.
 func evaluateCheck(c CheckState) health.Status {
@@ -691,15 +706,7 @@ func (e *entity) applyStep(ctx workflow.Context, prev *health.View, results []Ch
 		}
 		c := &e.st.Checks[ci]
 		before := c.Status
-		c.Recent = append([]health.Status{r.Status}, c.Recent...)
-		if len(c.Recent) > health.MaxWindowRuns {
-			c.Recent = c.Recent[:health.MaxWindowRuns]
-		}
-		if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
-			t := r.ExecutedAt
-			c.LastRunAt = &t
-		}
-		c.Status = evaluateCheck(*c)
+		c.fold(r.Status, r.ExecutedAt)
 		if driver == "" || (c.Status != before && driver == runs[0].ConfigurationID) {
 			driver = c.ConfigurationID // the check whose run drove a change (else the first)
 		}

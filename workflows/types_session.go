@@ -99,21 +99,13 @@ type RevokeProbeSessionRequest struct {
 // raises a trigger event (check_failed). The check is changed in place only when the run is
 // quiet.
 func SessionFold(systemID string, c *SessionCheck, r CheckResult) (urgent bool) {
-	recent := append([]health.Status{r.Status}, c.Recent...)
-	if len(recent) > health.MaxWindowRuns {
-		recent = recent[:health.MaxWindowRuns]
-	}
-	next := CheckState{Assignment: c.Assignment, Recent: recent}
-	status := evaluateCheck(next)
+	next := CheckState{Assignment: c.Assignment, Recent: c.Recent, LastRunAt: c.LastRunAt}
+	next.fold(r.Status, r.ExecutedAt)
 	_, triggers := health.CheckRunEvents(health.CheckRun{SystemID: systemID, ConfigurationID: r.ConfigurationID, Status: r.Status, At: r.ExecutedAt})
-	if status != c.Status || len(triggers) > 0 {
+	if next.Status != c.Status || len(triggers) > 0 {
 		return true
 	}
-	c.Recent = recent
-	if c.LastRunAt == nil || r.ExecutedAt.After(*c.LastRunAt) {
-		t := r.ExecutedAt
-		c.LastRunAt = &t
-	}
+	c.Recent, c.LastRunAt = next.Recent, next.LastRunAt
 	return false
 }
 
