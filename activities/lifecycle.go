@@ -52,6 +52,24 @@ type Lifecycle struct {
 	PauseFactor float64
 	// Now is the clock (default time.Now); a job reads it once, at its first step.
 	Now func() time.Time
+	// Day is how long one day of the retention ages lasts (0: store.RetentionDay, 24 hours):
+	// time compression for soak tests and demos, e.g. time.Minute makes the default raw
+	// retention of 7 days 7 minutes. The cutoffs are store.RetentionConfig.CutoffsWithDay: the
+	// tiers' buckets stay real hours and UTC days, an hourly bucket is rolled into its real UTC
+	// day once its whole hour is older than the hourly age, a daily bucket deleted once its whole
+	// UTC day is older than the daily age. The day partitions of raw runs are real UTC days too:
+	// a partition is dropped only when its whole day lies before now − the longest raw age; with
+	// a day of minutes that is at most the past UTC days, and the runs of today leave by the
+	// batched row deletes of each assignment's retention. PruneAfter is a wall-clock duration
+	// and is not scaled by Day (set it directly).
+	Day time.Duration
+}
+
+func (l *Lifecycle) day() time.Duration {
+	if l.Day > 0 {
+		return l.Day
+	}
+	return store.RetentionDay
 }
 
 func (l *Lifecycle) batchSize() int {
@@ -95,6 +113,8 @@ type step struct {
 	limit    int
 	deadline time.Time
 	pause    float64
+	// day is the length of a retention day (Lifecycle.Day).
+	day time.Duration
 }
 
 // more says whether the step may start another statement: fewer than limit rows so far and
@@ -177,7 +197,7 @@ func (st *step) targets(ctx context.Context, list []store.RetentionTarget, stage
 				first = j
 			}
 		}
-		c := t.Config.Cutoffs(st.cur.Now)
+		c := t.Config.CutoffsWithDay(st.cur.Now, st.day)
 		for _, s := range stages[first:] {
 			st.cur.Stage = s.name
 			done, err := st.loop(ctx, func() (bool, error) { return s.run(ctx, st, t, c) })
@@ -210,7 +230,7 @@ func (l *Lifecycle) runStep(ctx context.Context, phases []phase, cur workflows.J
 	if pause == 0 {
 		pause = DefaultPauseFactor
 	}
-	st := &step{cur: cur, limit: l.batchSize(), deadline: time.Now().Add(budget), pause: pause}
+	st := &step{cur: cur, limit: l.batchSize(), deadline: time.Now().Add(budget), pause: pause, day: l.day()}
 	if activity.HasHeartbeatDetails(ctx) {
 		var p jobProgress
 		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil {
@@ -291,7 +311,10 @@ const partitionsAhead = 7
 // phasePartitions creates the day partitions of raw runs up to partitionsAhead days ahead and,
 // when drop is set, drops the days older than the longest raw retention of any assignment (the
 // default for checks no longer assigned): those leave as whole tables, not as deleted rows.
-// Shorter retentions inside the kept days are the assignments' batched deletes.
+// Shorter retentions inside the kept days are the assignments' batched deletes. Partitions are
+// real UTC days whatever Lifecycle.Day says: with a compressed day the longest raw retention
+// (longest × Day) ends inside today, only past days can lie wholly before it, and today's raw
+// runs leave by the batched deletes instead.
 func (l *Lifecycle) phasePartitions(drop bool) func(context.Context, *step) (bool, error) {
 	return func(ctx context.Context, st *step) (bool, error) {
 		now := st.cur.Now
@@ -308,7 +331,7 @@ func (l *Lifecycle) phasePartitions(drop bool) func(context.Context, *step) (boo
 		for _, t := range targets {
 			longest = max(longest, t.Config.RawRetentionDays)
 		}
-		dropped, err := l.Store.DropRunPartitionsBefore(ctx, now.AddDate(0, 0, -longest))
+		dropped, err := l.Store.DropRunPartitionsBefore(ctx, store.RetentionDaysBefore(now, longest, st.day))
 		st.rep.PartitionsDropped += len(dropped)
 		st.heartbeat(ctx)
 		return err == nil, err

@@ -335,3 +335,183 @@ func TestRetentionDropsDayPartitions(t *testing.T) {
 		}
 	}
 }
+
+// runJobSteps runs a job's step activity from the zero cursor until it is done and returns the
+// summed report.
+func runJobSteps(t *testing.T, fn any) workflows.JobReport {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	var total workflows.JobReport
+	cur := workflows.JobCursor{}
+	for range 1000 {
+		res := runStepActivity(t, s.NewTestActivityEnvironment(), fn, cur)
+		total, cur = total.Add(res.Report), res.Cursor
+		if res.Done {
+			return total
+		}
+	}
+	t.Fatal("the job did not finish in 1,000 steps")
+	return total
+}
+
+// A Day of 24 hours is the default: the retention job leaves the same rows and reports the same
+// counts as with Day unset.
+func TestRetentionDayOf24HoursIsTheDefault(t *testing.T) {
+	t.Parallel()
+	type outcome struct {
+		report workflows.JobReport
+		rows   string
+	}
+	run := func(day time.Duration) outcome {
+		f := newLifecycleFixture(t)
+		if _, err := f.st.EnsureRunPartitions(context.Background(), lifecycleNow.AddDate(0, 0, -41), lifecycleNow); err != nil {
+			t.Fatal(err)
+		}
+		l := &Lifecycle{Store: f.st, BatchSize: 7, Day: day, Now: func() time.Time { return lifecycleNow }}
+		rep := runJobSteps(t, l.RetentionStep)
+		rows := ""
+		for _, q := range []string{`health_check_runs`, `health_check_aggregates WHERE bucket_size = 'hourly'`,
+			`health_check_aggregates WHERE bucket_size = 'daily'`, `health_check_state_transitions`} {
+			rows += fmt.Sprintf("%s: %d\n", q, f.count(t, q))
+		}
+		days, err := f.st.RunPartitions(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outcome{rep, rows + fmt.Sprintf("partitions: %v\n", days)}
+	}
+	def, day := run(0), run(24*time.Hour)
+	if def != day {
+		t.Fatalf("Day 24h: %+v\n%s\nwant what Day 0 does: %+v\n%s", day.report, day.rows, def.report, def.rows)
+	}
+	if def.report.PartitionsDropped == 0 || def.report.RunsDeleted == 0 {
+		t.Fatalf("the fixture exercised nothing: %+v", def.report)
+	}
+}
+
+// With a compressed Day (one minute), every retention age counts in minutes: raw runs older than
+// 7 (A) or 3 (B, unassigned C: default 7) minutes are deleted by batches, the day partition of
+// yesterday (wholly before the cutoff) is dropped and today's kept, hourly buckets whose whole
+// hour lies before now − 30 (A) or 10 (B) minutes are rolled into the daily bucket of their real
+// UTC day, daily buckets of UTC days wholly before now − 365 (A) or 100 (B) minutes are deleted,
+// transitions older than 7 minutes are pruned. PruneAfter is not scaled.
+func TestRetentionWithCompressedDay(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2026, 5, 30, 12, 20, 0, 0, time.UTC)
+	pool := testutil.NewPool(t)
+	st := store.New(pool)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	count := func(from string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM "+from, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	var a, b, c string
+	for _, p := range []*string{&a, &b, &c} {
+		cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "c", StrategyID: "http", Config: []byte(`{}`), IntervalSeconds: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
+			t.Fatal(err)
+		}
+		*p = cfg.ID
+	}
+	raw, hourly, daily := 3, 10, 100
+	if _, err := st.SetRetentionConfig(ctx, "s1", b, &store.RetentionConfigInput{RawRetentionDays: &raw, HourlyRetentionDays: &hourly, DailyRetentionDays: &daily}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnsureRunPartitions(ctx, now.AddDate(0, 0, -1), now); err != nil {
+		t.Fatal(err)
+	}
+	for _, cfg := range []string{a, b, c} {
+		// A run every minute, 30 s off the minute, over the last 20 minutes, and one 13 hours ago
+		// (yesterday).
+		exec(`INSERT INTO health_check_runs (id, configuration_id, system_id, status, latency_ms, "timestamp")
+			SELECT 's1:' || $1 || ':' || k, $1::uuid, 's1', 'healthy', 10, $2::timestamptz - k * interval '1 minute' - interval '30 seconds'
+			FROM generate_series(0, 19) k`, cfg, now)
+		exec(`INSERT INTO health_check_runs (id, configuration_id, system_id, status, latency_ms, "timestamp")
+			VALUES ('s1:' || $1 || ':old', $1::uuid, 's1', 'healthy', 10, $2::timestamptz - interval '13 hours')`, cfg, now)
+		// Hourly buckets at 22:00 and 23:00 yesterday and 08:00 … 12:00 today.
+		exec(`INSERT INTO health_check_aggregates (configuration_id, system_id, bucket_start, bucket_size, run_count, healthy_count, latency_sum_ms, min_latency_ms, max_latency_ms, p95_latency_ms)
+			SELECT $1::uuid, 's1', h, 'hourly', 2, 2, 20, 10, 10, 10
+			FROM unnest(ARRAY['2026-05-29T22:00:00Z', '2026-05-29T23:00:00Z', '2026-05-30T08:00:00Z', '2026-05-30T09:00:00Z',
+				'2026-05-30T10:00:00Z', '2026-05-30T11:00:00Z', '2026-05-30T12:00:00Z']::timestamptz[]) h`, cfg)
+		// A daily bucket ten days ago.
+		exec(`INSERT INTO health_check_aggregates (configuration_id, system_id, bucket_start, bucket_size, run_count, healthy_count)
+			VALUES ($1::uuid, 's1', '2026-05-20T00:00:00Z', 'daily', 48, 48)`, cfg)
+	}
+	exec(`INSERT INTO health_check_state_transitions (system_id, to_status, transitioned_at)
+		SELECT 's1', 'degraded', $1::timestamptz - k * interval '1 minute' - interval '30 seconds' FROM generate_series(0, 19) k`, now)
+	if err := st.Disassociate(ctx, "s1", c); err != nil {
+		t.Fatal(err)
+	}
+
+	l := &Lifecycle{Store: st, BatchSize: 5, Day: time.Minute, Now: func() time.Time { return now }}
+	rep := runJobSteps(t, l.RetentionStep)
+	if rep.PartitionsDropped != 1 {
+		t.Errorf("%d day partitions dropped, want yesterday's (its whole day lies before now − 7 min)", rep.PartitionsDropped)
+	}
+	if days, err := st.RunPartitions(ctx); err != nil || len(days) == 0 || !days[0].Equal(health.DayStart(now)) {
+		t.Errorf("day partitions %v (%v), want today's and the days ahead", days, err)
+	}
+	for cfg, want := range map[string]int{a: 7, b: 3, c: 7} {
+		if n := count(`health_check_runs WHERE configuration_id = $1`, cfg); n != want {
+			t.Errorf("%d runs of %s left, want %d", n, cfg, want)
+		}
+	}
+	// Hourly: A and C (30 min) keep 11:00 and 12:00 (11:00 ends after 11:50), B (10 min) only
+	// 12:00; the rest went into the daily bucket of its real UTC day.
+	for cfg, want := range map[string]int{a: 2, b: 1, c: 2} {
+		if n := count(`health_check_aggregates WHERE configuration_id = $1 AND bucket_size = 'hourly'`, cfg); n != want {
+			t.Errorf("%d hourly buckets of %s left, want %d", n, cfg, want)
+		}
+	}
+	// Daily: only today's (May 29 and May 20 lie wholly before now − 365 and now − 100 minutes),
+	// holding the rolled-up hours of today.
+	for cfg, runs := range map[string]int{a: 6, b: 8, c: 6} {
+		var day time.Time
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT bucket_start, run_count FROM health_check_aggregates WHERE configuration_id = $1 AND bucket_size = 'daily'`, cfg).
+			Scan(&day, &n); err != nil {
+			t.Fatalf("daily bucket of %s: %v", cfg, err)
+		}
+		if !day.Equal(health.DayStart(now)) || n != runs {
+			t.Errorf("daily bucket of %s: %v with %d runs, want today with %d", cfg, day, n, runs)
+		}
+	}
+	if n := count(`health_check_state_transitions`); n != 7 {
+		t.Errorf("%d transitions left, want the 7 of the last 7 minutes", n)
+	}
+	want := workflows.JobReport{Systems: 1, Assignments: 2, UnassignedChecks: 1, TransitionsDeleted: 13,
+		RunsDeleted: 13 + 17, UnassignedRunsDeleted: 13, HourlyRolledUp: 5 + 6 + 5, DailyWritten: 2 + 2 + 2, DailyDeleted: 2 + 2 + 2,
+		PartitionsCreated: 7, PartitionsDropped: 1}
+	if rep != want {
+		t.Errorf("report %+v, want %+v", rep, want)
+	}
+
+	// PruneAfter is a duration, not scaled by Day: delivered events 10 minutes old stay with the
+	// default (7 days) and go with PruneAfter 5 minutes.
+	exec(`DELETE FROM health_events`)
+	exec(`INSERT INTO health_events (system_id, seq, type, idempotency_key, created_at, delivered_at)
+		SELECT 's1', k, 't', 'k' || k, $1::timestamptz - interval '10 minutes', $1::timestamptz FROM generate_series(1, 3) k`, now)
+	if rep := runJobSteps(t, l.PruneStep); rep.EventsDeleted != 0 {
+		t.Errorf("the default PruneAfter with 1-minute days deleted %d events, want none", rep.EventsDeleted)
+	}
+	l.PruneAfter = 5 * time.Minute
+	if rep := runJobSteps(t, l.PruneStep); rep.EventsDeleted != 3 {
+		t.Errorf("PruneAfter 5 min deleted %d events, want 3", rep.EventsDeleted)
+	}
+}

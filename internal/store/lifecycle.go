@@ -45,6 +45,39 @@ func (c RetentionConfig) Cutoffs(now time.Time) RetentionCutoffs {
 	}
 }
 
+// RetentionDay is the length of one day of a retention age: the day the ages of
+// RetentionConfig count in (UTC calendar days, which are all 24 hours long).
+const RetentionDay = 24 * time.Hour
+
+// CutoffsWithDay returns the config's cutoffs at now when one day of its ages lasts day: time
+// compression for soak tests and demos, where "7 days" of raw retention may mean 7 minutes.
+// With day ≤ 0 or RetentionDay it is exactly Cutoffs(now).
+//
+// With any other day, N days of each age mean N×day, but the buckets stay real hours and UTC
+// days (the entities write them so), and a bucket leaves a tier only once its whole span is
+// older than the age:
+//   - Raw is now − rawRetentionDays×day;
+//   - Rollup is now − hourlyRetentionDays×day floored to the hour (not to UTC midnight): an
+//     hourly bucket whose hour lies wholly before it is rolled into the daily bucket of its real
+//     UTC day. The current hour, which the entities still write, is never rolled up. A UTC day
+//     so receives its hours in several rollups (health.UpsertDaily, the reference's ON CONFLICT
+//     rule): counts, latency sums and min/max are those of one whole rollup, avg is sum / runs
+//     in integer division (one whole rollup rounds: up to 1 ms less) and p95 is the largest p95
+//     of the parts (an upper bound) rather than the p95 of the day's merged digest;
+//   - Daily is now − dailyRetentionDays×day floored to UTC midnight: a daily bucket is deleted
+//     once its whole UTC day lies before now − dailyRetentionDays×day (the bucket of the day
+//     that holds the cutoff is kept, as it may hold hours newer than it).
+func (c RetentionConfig) CutoffsWithDay(now time.Time, day time.Duration) RetentionCutoffs {
+	if day <= 0 || day == RetentionDay {
+		return c.Cutoffs(now)
+	}
+	return RetentionCutoffs{
+		Raw:    RetentionDaysBefore(now, c.RawRetentionDays, day),
+		Rollup: health.HourStart(RetentionDaysBefore(now, c.HourlyRetentionDays, day)),
+		Daily:  health.DayStart(RetentionDaysBefore(now, c.DailyRetentionDays, day)),
+	}
+}
+
 func checkLimit(limit int) error {
 	if limit < 1 {
 		return invalid("limit", "must be at least 1")
@@ -405,4 +438,16 @@ func (s *Store) DeleteFinishedDeliveriesBatch(ctx context.Context, cutoff time.T
 			WHERE created_at < $1 AND status IN ('sent', 'failed')
 			ORDER BY created_at, id LIMIT $2))`,
 		cutoff.UTC(), limit)
+}
+
+// Autovacuum reports whether the server runs autovacuum. The outbox, deliveries and the
+// batched row deletes of shorter retentions leave dead rows that only VACUUM gives back; with
+// autovacuum off (some CI and benchmark configurations) their tables keep growing in bytes
+// while their row counts stay flat.
+func (s *Store) Autovacuum(ctx context.Context) (bool, error) {
+	var on bool
+	if err := s.pool.QueryRow(ctx, `SELECT current_setting('autovacuum')::bool`).Scan(&on); err != nil {
+		return false, fmt.Errorf("read autovacuum setting: %w", err)
+	}
+	return on, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"testing"
 	"time"
 
@@ -51,6 +52,124 @@ func TestRetentionConfigCutoffs(t *testing.T) {
 	}
 	if want := now.AddDate(0, 0, -100); !c.Daily.Equal(want) {
 		t.Errorf("daily cutoff %v, want %v", c.Daily, want)
+	}
+}
+
+// CutoffsWithDay with a day of 24 hours (or 0) is exactly Cutoffs, at any time of any day
+// (month ends, a leap day, midnight); with a compressed day the ages are N×day and the tiers'
+// cutoffs are floored to the hour (rollup) and to UTC midnight (daily).
+func TestRetentionConfigCutoffsWithDay(t *testing.T) {
+	t.Parallel()
+	configs := []RetentionConfig{DefaultRetentionConfig(), {RawRetentionDays: 3, HourlyRetentionDays: 10, DailyRetentionDays: 100},
+		{RawRetentionDays: 1, HourlyRetentionDays: 2, DailyRetentionDays: 3}}
+	nows := []time.Time{t0, time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 23, 59, 59, 999, time.UTC),
+		time.Date(2026, 3, 29, 1, 30, 0, 0, time.FixedZone("CEST", 2*3600))}
+	for _, c := range configs {
+		for _, now := range nows {
+			want := c.Cutoffs(now)
+			for _, day := range []time.Duration{0, RetentionDay} {
+				if got := c.CutoffsWithDay(now, day); got != want {
+					t.Errorf("%+v at %v with day %v: %+v, want Cutoffs %+v", c, now, day, got, want)
+				}
+			}
+			if got, want := RetentionDaysBefore(now, c.RawRetentionDays, RetentionDay), now.UTC().AddDate(0, 0, -c.RawRetentionDays); got != want {
+				t.Errorf("RetentionDaysBefore(%v, %d, 24h) = %v, want %v", now, c.RawRetentionDays, got, want)
+			}
+		}
+	}
+	now := time.Date(2026, 5, 30, 12, 20, 30, 0, time.UTC)
+	got := DefaultRetentionConfig().CutoffsWithDay(now, time.Minute)
+	want := RetentionCutoffs{
+		Raw:    time.Date(2026, 5, 30, 12, 13, 30, 0, time.UTC), // 7 "days" = 7 minutes
+		Rollup: time.Date(2026, 5, 30, 11, 0, 0, 0, time.UTC),   // 11:50:30 floored to the hour
+		Daily:  time.Date(2026, 5, 30, 0, 0, 0, 0, time.UTC),    // 06:15:30 floored to UTC midnight
+	}
+	if got != want {
+		t.Errorf("default config with 1-minute days at %v: %+v, want %+v", now, got, want)
+	}
+	got = RetentionConfig{RawRetentionDays: 2, HourlyRetentionDays: 5, DailyRetentionDays: 10}.CutoffsWithDay(now, 6*time.Hour)
+	want = RetentionCutoffs{
+		Raw:    time.Date(2026, 5, 30, 0, 20, 30, 0, time.UTC),
+		Rollup: time.Date(2026, 5, 29, 6, 0, 0, 0, time.UTC), // 30 h before, floored to the hour
+		Daily:  time.Date(2026, 5, 28, 0, 0, 0, 0, time.UTC), // 60 h before, floored to UTC midnight
+	}
+	if got != want {
+		t.Errorf("6-hour days: %+v, want %+v", got, want)
+	}
+}
+
+// With compressed time (CutoffsWithDay) a UTC day is rolled up in pieces, the hours before an
+// hour-floored cutoff first and the rest later: its daily row then has exactly the counts, latency
+// sum and min/max of one whole rollup, as average sum / runs in integer division (the reference's
+// ON CONFLICT rule, health.UpsertDaily; one whole rollup rounds) and as p95 the largest p95 of the
+// pieces.
+func TestRollupOfADayInPiecesAddsUp(t *testing.T) {
+	t.Parallel()
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	whole, pieces, late := newFixture(t), newFixture(t), newFixture(t)
+	for _, f := range []fixture{whole, pieces, late} {
+		seedHours(t, f, day)
+	}
+	next := day.AddDate(0, 0, 1)
+	if _, err := whole.s.RollupHourlyToDaily(ctxT(t), whole.sys, whole.cfg, next); err != nil {
+		t.Fatal(err)
+	}
+	mid := day.Add(10 * time.Hour) // hours 00, 03, 06, 09 first
+	p95s := func(f fixture) map[string]int {
+		t.Helper()
+		rows, err := f.pool.Query(ctxT(t), `SELECT coalesce(source_id, '-'), p95_latency_ms FROM health_check_aggregates WHERE bucket_size = 'daily'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]int{}
+		for rows.Next() {
+			var src string
+			var p int
+			if err := rows.Scan(&src, &p); err != nil {
+				t.Fatal(err)
+			}
+			out[src] = p
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var first map[string]int
+	for i, cutoff := range []time.Time{mid, next} {
+		r, err := pieces.s.RollupHourlyToDailyBatch(ctxT(t), pieces.sys, pieces.cfg, cutoff, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.HourlyRows != 8 || r.More {
+			t.Fatalf("piece %d rolled %+v, want 8 hourly rows (4 hours × 2 sources)", i, r)
+		}
+		if i == 0 {
+			first = p95s(pieces)
+		}
+	}
+	// The second piece alone.
+	mustExec(t, late.pool, `DELETE FROM health_check_aggregates WHERE bucket_start < $1`, mid)
+	if _, err := late.s.RollupHourlyToDaily(ctxT(t), late.sys, late.cfg, next); err != nil {
+		t.Fatal(err)
+	}
+	second := p95s(late)
+	strip := func(rows string) string { return regexp.MustCompile(` (avg|p95)=\S+`).ReplaceAllString(rows, "") }
+	if w, p := dailyRows(t, whole.pool), dailyRows(t, pieces.pool); strip(w) != strip(p) || w == "" {
+		t.Fatalf("daily rows rolled up in two pieces differ from one whole rollup (avg and p95 aside):\nwhole:\n%spieces:\n%s", w, p)
+	}
+	if n := count(t, pieces.pool, `health_check_aggregates WHERE bucket_size = 'daily' AND avg_latency_ms IS DISTINCT FROM latency_sum_ms / run_count`); n != 0 {
+		t.Errorf("%d daily rows whose avg is not sum / runs in integer division", n)
+	}
+	got := p95s(pieces)
+	if len(got) != 2 {
+		t.Fatalf("daily rows %v, want one per source", got)
+	}
+	for src, p := range got {
+		if want := max(first[src], second[src]); p != want {
+			t.Errorf("source %s: p95 %d, want the larger of the pieces' p95s %d and %d", src, p, first[src], second[src])
+		}
 	}
 }
 
@@ -493,5 +612,22 @@ func TestRollupP95FromMergedDigests(t *testing.T) {
 	}
 	if got := p95(g); got != *b.P95LatencyMs {
 		t.Errorf("daily p95 %d with an hour without digest, want the largest hourly p95 %d", got, *b.P95LatencyMs)
+	}
+}
+
+// Autovacuum reads the server's setting (this machine's CI server has it off, others on).
+func TestAutovacuumIsTheServersSetting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var show string
+	if err := f.pool.QueryRow(ctxT(t), `SHOW autovacuum`).Scan(&show); err != nil {
+		t.Fatal(err)
+	}
+	on, err := f.s.Autovacuum(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on != (show == "on") {
+		t.Fatalf("Autovacuum() = %v, SHOW autovacuum = %q", on, show)
 	}
 }

@@ -61,6 +61,16 @@ func TransitionRetentionDays(targets []RetentionTarget) map[string]int {
 // daysBefore is now − days calendar days (UTC).
 func daysBefore(now time.Time, days int) time.Time { return now.UTC().AddDate(0, 0, -days) }
 
+// RetentionDaysBefore is now − days retention days of length day, in UTC: now − days calendar
+// days when day is RetentionDay (or ≤ 0), now − days×day otherwise (compressed time, see
+// RetentionConfig.CutoffsWithDay).
+func RetentionDaysBefore(now time.Time, days int, day time.Duration) time.Time {
+	if day <= 0 || day == RetentionDay {
+		return daysBefore(now, days)
+	}
+	return now.UTC().Add(-time.Duration(days) * day)
+}
+
 // DeleteRunsBefore deletes the raw runs of one assignment with timestamp < cutoff.
 func (s *Store) DeleteRunsBefore(ctx context.Context, systemID, configurationID string, cutoff time.Time) (int64, error) {
 	cfgID, ok := normUUID(configurationID)
