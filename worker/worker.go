@@ -246,9 +246,26 @@ func Start(cfg Config) (*Worker, error) {
 			w.Stop()
 			return nil, err
 		}
+		warnWithoutAutovacuum(cfg)
 	}
 	cfg.Logger.Info("worker started", "taskQueues", w.queues)
 	return w, nil
+}
+
+// warnWithoutAutovacuum logs a warning when the database runs without autovacuum: the
+// lifecycle jobs then keep row counts flat but the outbox and deliveries grow in bytes
+// (README, Data lifecycle).
+func warnWithoutAutovacuum(cfg Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), searchAttributesTimeout)
+	defer cancel()
+	on, err := store.New(cfg.Pool).Autovacuum(ctx)
+	if err != nil {
+		cfg.Logger.Warn("could not read the database's autovacuum setting", "err", err)
+		return
+	}
+	if !on {
+		cfg.Logger.Warn("the database runs with autovacuum off: deleted outbox events and deliveries leave dead rows that only VACUUM gives back, so storage grows although the lifecycle jobs delete rows; turn autovacuum on or VACUUM health_events and notification_deliveries regularly")
+	}
 }
 
 // ensureSearchAttributes registers the search attributes the namespace lacks (see
