@@ -10,10 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/checkflow/checkflow/internal/checks/timeout"
 )
 
-// DefaultExecutionTimeoutMs applies when a stored config has no timeout (reference §15.3).
-const DefaultExecutionTimeoutMs = 60000
+// DefaultExecutionTimeoutMs applies when a stored config has no timeout (reference §15.3;
+// timeout.DefaultMs).
+const DefaultExecutionTimeoutMs = timeout.DefaultMs
 
 var errExecutionTimeout = errors.New("execution timeout")
 
@@ -91,16 +94,9 @@ func (r *Registry) Execute(ctx context.Context, req Request) (res Result) {
 	return failureResult(start, connected.Load(), fmt.Sprintf("Execution cancelled: %v", cause))
 }
 
-// rawTimeoutMs reads config.timeout as stored, falling back to DefaultExecutionTimeoutMs.
-func rawTimeoutMs(raw json.RawMessage) int {
-	var t struct {
-		Timeout *float64 `json:"timeout"`
-	}
-	if err := json.Unmarshal(raw, &t); err != nil || t.Timeout == nil || *t.Timeout < 1 {
-		return DefaultExecutionTimeoutMs
-	}
-	return int(*t.Timeout)
-}
+// rawTimeoutMs reads config.timeout as stored (timeout.Ms: the rule the workflow bounds its
+// activities by), falling back to DefaultExecutionTimeoutMs.
+func rawTimeoutMs(raw json.RawMessage) int { return timeout.Ms(raw) }
 
 func elapsedMs(start time.Time) int { return int(time.Since(start).Milliseconds()) }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/runid"
 )
 
 // Store is checkflow's PostgreSQL access layer. It is safe for concurrent use.
@@ -90,24 +91,14 @@ func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
 
 // ---- run ids and idempotency keys -------------------------------------------------------------
 
-// ProbeRunID is the id of the run produced by the entity's probe with sequence number seq:
-// "<systemId>:<seq>".
-func ProbeRunID(systemID string, seq int64) string {
-	return systemID + ":" + strconv.FormatInt(seq, 10)
-}
+// ProbeRunID is runid.Seq: "<systemId>:<seq>" (the first entity's run ids; fixtures).
+func ProbeRunID(systemID string, seq int64) string { return runid.Seq(systemID, seq) }
 
-// ExternalRunID is the id of a result pushed from outside (signal "check-result") with the
-// producer's own id: "<systemId>:ext:<producerId>". Scoping by system keeps producers of
-// different systems from colliding.
-func ExternalRunID(systemID, producerID string) string {
-	return systemID + ":ext:" + producerID
-}
+// ExternalRunID is runid.External: "<systemId>:ext:<producerId>".
+func ExternalRunID(systemID, producerID string) string { return runid.External(systemID, producerID) }
 
-// RunNowRunID is the id of the run made by the "run-check" update with the given update id
-// (the HTTP Idempotency-Key): "<systemId>:run:<updateId>".
-func RunNowRunID(systemID, updateID string) string {
-	return systemID + ":run:" + updateID
-}
+// RunNowRunID is runid.RunNow: "<systemId>:run:<updateId>".
+func RunNowRunID(systemID, updateID string) string { return runid.RunNow(systemID, updateID) }
 
 // EventKey is an outbox event's idempotency key: "<systemId>:<seq>:<type>", followed by
 // ":<discriminator>" when the entity writes several events of one type in one step (e.g. the
