@@ -9,6 +9,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/checkflow/checkflow/internal/runid"
 )
 
 const (
@@ -44,10 +46,7 @@ func (e *entity) persistItem(ctx workflow.Context, req PersistRequest) (PersistR
 // probeResultID is the run id of the next probe: "<systemId>:p<N>", or "<systemId>:p<epoch>.<N>"
 // for entities started with an epoch (changePersistUntilStored ≥ 1).
 func (e *entity) probeResultID() string {
-	if e.st.ProbeEpoch != "" {
-		return fmt.Sprintf("%s:p%s.%d", e.systemID, e.st.ProbeEpoch, e.st.ProbeSeq)
-	}
-	return fmt.Sprintf("%s:p%d", e.systemID, e.st.ProbeSeq)
+	return runid.Probe(e.systemID, e.st.ProbeEpoch, e.st.ProbeSeq)
 }
 
 // probeEpoch is the first 8 characters of the workflow run id that began the entity's lifetime.
@@ -87,20 +86,20 @@ func (e *entity) persistUntilStored(ctx workflow.Context, req PersistRequest) (P
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.NonRetryable() {
 			if appErr.Type() == ErrTypeSystemGone {
-				e.logger.Info("system no longer exists; nothing stored", "systemId", e.systemID, "seq", req.Seq)
+				e.logger.Info("system no longer exists; nothing stored", "seq", req.Seq)
 				e.storageUp(ctx, "write")
 				return PersistResponse{Applied: true}, nil
 			}
 			switch {
 			case stripped == 0 && len(req.Runs) > 0:
 				e.logger.Warn("the store rejected the runs; storing them without their details",
-					"systemId", e.systemID, "seq", req.Seq, "error", appErr.Error())
+					"seq", req.Seq, "error", appErr.Error())
 				req = withoutRunDetails(req, appErr.Error())
 			case stripped == 1 && len(req.Runs) > 0:
 				// E.g. a check deleted between its probe and this write: keep the evaluation, the
 				// transition and the events.
 				e.logger.Warn("the store rejected the runs again; storing the evaluation without them",
-					"systemId", e.systemID, "seq", req.Seq, "error", appErr.Error())
+					"seq", req.Seq, "error", appErr.Error())
 				req.Runs = nil
 			default:
 				return resp, fmt.Errorf("persist seq %d rejected: %w", req.Seq, err)
@@ -143,7 +142,7 @@ func (e *entity) storageDown(ctx workflow.Context, what string, round int, err e
 	if e.storageDownSince.IsZero() {
 		e.storageDownSince = workflow.Now(ctx)
 		e.logger.Error("PostgreSQL is unavailable; results wait in the entity until it is back",
-			"systemId", e.systemID, "operation", what, "pendingRuns", e.pendingRuns(), "error", rootMessage(err))
+			"operation", what, "pendingRuns", e.pendingRuns(), "error", rootMessage(err))
 		e.afterApply(ctx)
 	}
 	wait := storageRetryFirst << min(round-1, 5)
@@ -156,7 +155,7 @@ func (e *entity) storageUp(ctx workflow.Context, what string) {
 	if e.storageDownSince.IsZero() {
 		return
 	}
-	e.logger.Info("PostgreSQL is back; stored what waited", "systemId", e.systemID, "operation", what,
+	e.logger.Info("PostgreSQL is back; stored what waited", "operation", what,
 		"downFor", workflow.Now(ctx).Sub(e.storageDownSince).String(), "pendingRuns", e.pendingRuns())
 	e.storageDownSince = time.Time{}
 }

@@ -141,7 +141,7 @@ func (e *entity) revokeSession(ctx workflow.Context, why string) {
 		RevokeProbeSessionRequest{SystemID: e.systemID, Session: e.session.id}).Get(ctx, nil)
 	if err != nil {
 		// It ends at its next write all the same: the entity's writes move on without it.
-		e.logger.Warn("revoking the probe session failed; it ends by itself", "systemId", e.systemID,
+		e.logger.Warn("revoking the probe session failed; it ends by itself",
 			"session", e.session.id, "why", why, "error", err)
 	}
 }
@@ -159,7 +159,7 @@ func (e *entity) processSessionEnd(ctx workflow.Context, end *sessionEnd) {
 	if end.err != nil {
 		// Lost (its worker crashed: timed out) or failed. What it stored is in PostgreSQL but
 		// not in the windows: reload them from the stored runs.
-		e.logger.Warn("probe session ended without a report; reloading its checks' windows", "systemId", e.systemID,
+		e.logger.Warn("probe session ended without a report; reloading its checks' windows",
 			"session", end.session.id, "error", rootMessage(end.err))
 		// The entity probes by itself for a while (no gap), then hands the cadence over again.
 		e.sessionRetryAt = now.Add(sessionRetryAfter)
@@ -214,7 +214,7 @@ func (e *entity) processSessionLost(ctx workflow.Context, id string) {
 	// too — at worst an extra session when it was merely slow to claim.
 	s.lost = true
 	e.session = nil
-	e.logger.Warn("probe session lost with its worker; reloading its checks' windows", "systemId", e.systemID, "session", id)
+	e.logger.Warn("probe session lost with its worker; reloading its checks' windows", "session", id)
 	e.reload(ctx, s.owned)
 }
 
@@ -235,7 +235,7 @@ func (e *entity) olderSession(a, b string) bool {
 func (e *entity) reload(ctx workflow.Context, adopt map[string]bool) {
 	loaded, err := e.load(ctx)
 	if err != nil {
-		e.logger.Error("reload after a lost probe session failed", "systemId", e.systemID, "error", err)
+		e.logger.Error("reload after a lost probe session failed", "error", err)
 		return
 	}
 	if loaded.Deleted {
@@ -267,18 +267,12 @@ func (e *entity) reload(ctx workflow.Context, adopt map[string]bool) {
 // transition and the trigger events), then hands the events to the dispatcher.
 func (e *entity) reevaluate(ctx workflow.Context, prev *health.View, driver string, now time.Time) {
 	next := e.computeView()
-	if viewsEqual(prev, next) {
+	if health.ViewsEqual(prev, next) {
 		return
 	}
-	e.st.Seq++
-	req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: now, View: next, Checks: e.evals()}
-	if prev != nil && next != nil && prev.Status != next.Status {
-		from := prev.Status
-		req.Transition = &Transition{ConfigurationID: driver, From: &from, To: next.Status}
-	}
-	req.Events = toEvents(health.DeriveEvents(prev, next, e.systemID, now), "")
+	req := e.commitRequest(prev, next, driver, now, e.evals(), nil)
 	if _, err := e.persistItem(ctx, req); err != nil {
-		e.logger.Error("persist of re-evaluation failed", "systemId", e.systemID, "error", err)
+		e.logger.Error("persist of re-evaluation failed", "error", err)
 	}
 	e.st.View = next
 	e.dispatch(ctx, req.Events, now)

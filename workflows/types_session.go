@@ -1,10 +1,10 @@
 package workflows
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/runid"
 )
 
 // Activities of probe sessions (issue 12; design.md §1 "quiet runs need no workflow task").
@@ -58,9 +58,7 @@ type ProbeSessionRequest struct {
 }
 
 // SessionRunID is the id of the k-th run (k ≥ 1) of a probe session.
-func SessionRunID(systemID, session string, k int) string {
-	return systemID + ":s" + session + "." + strconv.Itoa(k)
-}
+func SessionRunID(systemID, session string, k int) string { return runid.Session(systemID, session, k) }
 
 // SessionRun is a run a probe session stored, as the entity needs it to fold its window.
 type SessionRun struct {

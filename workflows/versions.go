@@ -32,3 +32,15 @@ const changePersistUntilStored = "persist-until-stored"
 //     windows change from outside it (a configuration change, a run-now or external result of
 //     one of its checks, continue-as-new).
 const changeProbeSessions = "probe-sessions"
+
+// changeSignalsInLoop versions how the entity reads its signals (workflow.GetVersion):
+//
+//   - DefaultVersion: one goroutine per signal channel blocks in Receive and appends to the
+//     queue, and the loop drains the channels with ReceiveAsync before it ends or continues as
+//     new. A signal delivered in the same workflow task as that decision was handed to the
+//     blocked reader (never buffered, so the drain did not see it) and could be lost with the
+//     continue-as-new.
+//   - 1: the loop is the one reader of every channel: it receives what was delivered at the top
+//     of each iteration and wakes for a pending signal, so a signal is either in the queue or
+//     still buffered in its channel when the loop decides, and the drain sees it.
+const changeSignalsInLoop = "signals-in-loop"
