@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/checkflow/checkflow/internal/runid"
+	"github.com/checkflow/checkflow/internal/health"
 )
 
 const (
@@ -46,7 +46,7 @@ func (e *entity) persistItem(ctx workflow.Context, req PersistRequest) (PersistR
 // probeResultID is the run id of the next probe: "<systemId>:p<N>", or "<systemId>:p<epoch>.<N>"
 // for entities started with an epoch (changePersistUntilStored ≥ 1).
 func (e *entity) probeResultID() string {
-	return runid.Probe(e.systemID, e.st.ProbeEpoch, e.st.ProbeSeq)
+	return health.ProbeRunID(e.systemID, e.st.ProbeEpoch, e.st.ProbeSeq)
 }
 
 // probeEpoch is the first 8 characters of the workflow run id that began the entity's lifetime.

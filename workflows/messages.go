@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/checkflow/checkflow/internal/runid"
+	"github.com/checkflow/checkflow/internal/health"
 )
 
 func (e *entity) registerHandlers(ctx workflow.Context) error {
@@ -91,8 +91,8 @@ func (e *entity) enqueueExternal(ctx workflow.Context, r CheckResult) {
 		e.logger.Warn("dropping invalid check-result signal", "id", r.ID, "status", r.Status, "configurationId", r.ConfigurationID)
 		return
 	}
-	if !runid.OfSystem(e.systemID, r.ID) {
-		r.ID = runid.External(e.systemID, r.ID)
+	if !health.RunOfSystem(e.systemID, r.ID) {
+		r.ID = health.ExternalRunID(e.systemID, r.ID)
 	}
 	if r.ExecutedAt.IsZero() {
 		r.ExecutedAt = workflow.Now(ctx)
@@ -156,7 +156,7 @@ func (e *entity) runCheck(ctx workflow.Context, req RunCheckRequest) (RunCheckRe
 	if len(c.Locations) > 0 {
 		location = c.Locations[0]
 	}
-	item0 := ProbeItem{ResultID: runid.RunNow(e.systemID, workflow.GetCurrentUpdateInfo(ctx).ID), DueAt: workflow.Now(ctx), Assignment: c.Assignment}
+	item0 := ProbeItem{ResultID: health.RunNowRunID(e.systemID, workflow.GetCurrentUpdateInfo(ctx).ID), DueAt: workflow.Now(ctx), Assignment: c.Assignment}
 	e.probesInFlight++
 	res := e.probe(ctx, location, []ProbeItem{item0})
 	e.probesInFlight--

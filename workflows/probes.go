@@ -13,7 +13,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/checkflow/checkflow/internal/checks/timeout"
 	"github.com/checkflow/checkflow/internal/health"
 )
 
@@ -175,10 +174,10 @@ func rootMessage(err error) string {
 }
 
 // ProbeTimeout is the timeout of a check's probe, read from its config by the rule the executor
-// enforces it with (timeout.Of).
-func ProbeTimeout(config json.RawMessage) time.Duration { return timeout.Of(config) }
+// enforces it with (health.ProbeTimeout).
+func ProbeTimeout(config json.RawMessage) time.Duration { return health.ProbeTimeout(config) }
 
-func probeTimeout(config json.RawMessage) time.Duration { return timeout.Of(config) }
+func probeTimeout(config json.RawMessage) time.Duration { return health.ProbeTimeout(config) }
 
 // maxConcurrentProbes is EntityOptions.MaxConcurrentProbes or its default (resolved here, not
 // carried through continue-as-new).

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/checkflow/checkflow/internal/health"
-	"github.com/checkflow/checkflow/internal/runid"
 )
 
 // Activities of probe sessions (issue 12; design.md §1 "quiet runs need no workflow task").
@@ -58,7 +57,9 @@ type ProbeSessionRequest struct {
 }
 
 // SessionRunID is the id of the k-th run (k ≥ 1) of a probe session.
-func SessionRunID(systemID, session string, k int) string { return runid.Session(systemID, session, k) }
+func SessionRunID(systemID, session string, k int) string {
+	return health.SessionRunID(systemID, session, k)
+}
 
 // SessionRun is a run a probe session stored, as the entity needs it to fold its window.
 type SessionRun struct {

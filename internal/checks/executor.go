@@ -11,12 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/checkflow/checkflow/internal/checks/timeout"
+	"github.com/checkflow/checkflow/internal/health"
 )
 
 // DefaultExecutionTimeoutMs applies when a stored config has no timeout (reference §15.3;
-// timeout.DefaultMs).
-const DefaultExecutionTimeoutMs = timeout.DefaultMs
+// health.DefaultProbeTimeoutMs).
+const DefaultExecutionTimeoutMs = health.DefaultProbeTimeoutMs
 
 var errExecutionTimeout = errors.New("execution timeout")
 
@@ -94,9 +94,9 @@ func (r *Registry) Execute(ctx context.Context, req Request) (res Result) {
 	return failureResult(start, connected.Load(), fmt.Sprintf("Execution cancelled: %v", cause))
 }
 
-// rawTimeoutMs reads config.timeout as stored (timeout.Ms: the rule the workflow bounds its
+// rawTimeoutMs reads config.timeout as stored (health.ProbeTimeoutMs: the rule the workflow bounds its
 // activities by), falling back to DefaultExecutionTimeoutMs.
-func rawTimeoutMs(raw json.RawMessage) int { return timeout.Ms(raw) }
+func rawTimeoutMs(raw json.RawMessage) int { return health.ProbeTimeoutMs(raw) }
 
 func elapsedMs(start time.Time) int { return int(time.Since(start).Milliseconds()) }
 

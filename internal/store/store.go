@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkflow/checkflow/internal/health"
-	"github.com/checkflow/checkflow/internal/runid"
 )
 
 // Store is checkflow's PostgreSQL access layer. It is safe for concurrent use.
@@ -91,14 +90,16 @@ func Some[T any](v T) Optional[T] { return Optional[T]{Set: true, Value: v} }
 
 // ---- run ids and idempotency keys -------------------------------------------------------------
 
-// ProbeRunID is runid.Seq: "<systemId>:<seq>" (the first entity's run ids; fixtures).
-func ProbeRunID(systemID string, seq int64) string { return runid.Seq(systemID, seq) }
+// ProbeRunID is health.SeqRunID: "<systemId>:<seq>" (the first entity's run ids; fixtures).
+func ProbeRunID(systemID string, seq int64) string { return health.SeqRunID(systemID, seq) }
 
-// ExternalRunID is runid.External: "<systemId>:ext:<producerId>".
-func ExternalRunID(systemID, producerID string) string { return runid.External(systemID, producerID) }
+// ExternalRunID is health.ExternalRunID: "<systemId>:ext:<producerId>".
+func ExternalRunID(systemID, producerID string) string {
+	return health.ExternalRunID(systemID, producerID)
+}
 
-// RunNowRunID is runid.RunNow: "<systemId>:run:<updateId>".
-func RunNowRunID(systemID, updateID string) string { return runid.RunNow(systemID, updateID) }
+// RunNowRunID is health.RunNowRunID: "<systemId>:run:<updateId>".
+func RunNowRunID(systemID, updateID string) string { return health.RunNowRunID(systemID, updateID) }
 
 // EventKey is an outbox event's idempotency key: "<systemId>:<seq>:<type>", followed by
 // ":<discriminator>" when the entity writes several events of one type in one step (e.g. the
