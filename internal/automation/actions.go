@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -80,7 +79,7 @@ func SecretConfigKeys(t ActionType) []string {
 // id>:<action index>". It identifies the action's fire row (recorded once), is the run-now
 // Idempotency-Key of a run_check action and the X-Checkflow-Delivery of a webhook action.
 func ActionKey(eventKey, automationID string, actionIndex int) string {
-	return eventKey + ":" + automationID + ":" + strconv.Itoa(actionIndex)
+	return health.AutomationActionKey(eventKey, automationID, actionIndex)
 }
 
 // NotifyConfig decodes the config of a notify action (a *ValidationError naming
