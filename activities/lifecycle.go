@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/workflows"
 )
@@ -391,6 +392,27 @@ func (l *Lifecycle) phaseDeliveries(ctx context.Context, st *step) (bool, error)
 	})
 }
 
+// phaseOccurrences sweeps automation occurrences older than health.WindowEventRetention (24 h:
+// no window is longer; reference §8.4).
+func (l *Lifecycle) phaseOccurrences(ctx context.Context, st *step) (bool, error) {
+	cutoff := st.cur.Now.Add(-health.WindowEventRetention)
+	return st.loop(ctx, func() (bool, error) {
+		n, err := l.Store.DeleteOccurrencesBatch(ctx, cutoff, st.limit)
+		st.rep.OccurrencesDeleted += n
+		return n >= int64(st.limit), err
+	})
+}
+
+// phaseFires deletes finished automation fires older than the prune age (pending ones stay).
+func (l *Lifecycle) phaseFires(ctx context.Context, st *step) (bool, error) {
+	cutoff := st.cur.Now.Add(-l.pruneAfter())
+	return st.loop(ctx, func() (bool, error) {
+		n, err := l.Store.DeleteFinishedFiresBatch(ctx, cutoff, st.limit)
+		st.rep.FiresDeleted += n
+		return n >= int64(st.limit), err
+	})
+}
+
 // RetentionStep is one bounded step of the retention job (reference §11, in UTC): day
 // partitions of raw runs created ahead and dropped past the longest raw retention; per system,
 // transitions older than the largest raw retention of its assignments (the newest kept); per
@@ -427,6 +449,8 @@ func (l *Lifecycle) PruneStep(ctx context.Context, cur workflows.JobCursor) (wor
 	return l.runStep(ctx, []phase{
 		{workflows.JobPhaseEvents, l.phaseEvents},
 		{workflows.JobPhaseDeliveries, l.phaseDeliveries},
+		{workflows.JobPhaseOccurrences, l.phaseOccurrences},
+		{workflows.JobPhaseFires, l.phaseFires},
 	}, cur)
 }
 
@@ -450,6 +474,8 @@ func (l *Lifecycle) JobSummary(ctx context.Context, res workflows.JobResult) err
 	add("dailyDeleted", r.DailyDeleted)
 	add("eventsDeleted", r.EventsDeleted)
 	add("deliveriesDeleted", r.DeliveriesDeleted)
+	add("occurrencesDeleted", r.OccurrencesDeleted)
+	add("firesDeleted", r.FiresDeleted)
 	add("partitionsCreated", int64(r.PartitionsCreated))
 	add("partitionsDropped", int64(r.PartitionsDropped))
 	if res.Runs > 1 {

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/checkflow/checkflow/activities"
+	"github.com/checkflow/checkflow/internal/automation"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/notify"
@@ -198,6 +199,12 @@ func Start(cfg Config) (*Worker, error) {
 			activities.LogConsumer{Logger: cfg.Logger},
 			activities.NotifyConsumer{Store: st, Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.Notify.Notifier},
 		}
+		compiler, err := automation.NewCompiler()
+		if err != nil {
+			return nil, fmt.Errorf("automation compiler: %w", err)
+		}
+		ents := &entityclient.Client{Temporal: cfg.Client, TaskQueue: cfg.TaskQueue}
+		cfg.Consumers = append(cfg.Consumers, &activities.AutomationConsumer{Store: st, Compiler: compiler, Signal: ents.AutomationEvent, Logger: cfg.Logger})
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = client.DefaultNamespace
@@ -450,6 +457,14 @@ func registerNotify(r sdkworker.Registry, cfg Config, st *store.Store) {
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
+	// Automations (issue 13): one workflow per automation; its actions notify through n.
+	r.RegisterWorkflowWithOptions(workflows.Automation, workflow.RegisterOptions{Name: workflows.AutomationWorkflow})
+	au := &activities.Automations{Store: st, Box: cfg.SecretBox, Notifier: n, Logger: cfg.Logger,
+		Entities:   &entityclient.Client{Temporal: cfg.Client, TaskQueue: cfg.TaskQueue, Options: cfg.EntityOptions},
+		HTTPClient: cfg.Notify.Channel.HTTPClient}
+	r.RegisterActivityWithOptions(au.LoadAutomation, activity.RegisterOptions{Name: workflows.ActivityLoadAutomation})
+	r.RegisterActivityWithOptions(au.RecordOccurrence, activity.RegisterOptions{Name: workflows.ActivityRecordOccurrence})
+	r.RegisterActivityWithOptions(au.RunAutomationAction, activity.RegisterOptions{Name: workflows.ActivityRunAutomationAction})
 }
 
 // Stop stops every worker and waits for in-flight tasks. The workers stop together: each

@@ -53,6 +53,8 @@ const (
 	JobPhaseUnassigned  = "unassigned"
 	JobPhaseEvents      = "events"
 	JobPhaseDeliveries  = "deliveries"
+	JobPhaseOccurrences = "occurrences"
+	JobPhaseFires       = "fires"
 	JobPhaseDone        = "done"
 
 	JobStageRuns   = "runs"
@@ -94,6 +96,10 @@ type JobReport struct {
 	DailyDeleted          int64 `json:"dailyDeleted,omitempty"`
 	EventsDeleted         int64 `json:"eventsDeleted,omitempty"`
 	DeliveriesDeleted     int64 `json:"deliveriesDeleted,omitempty"`
+	// OccurrencesDeleted counts automation occurrences older than health.WindowEventRetention,
+	// FiresDeleted finished automation fires older than the prune age.
+	OccurrencesDeleted int64 `json:"occurrencesDeleted,omitempty"`
+	FiresDeleted       int64 `json:"firesDeleted,omitempty"`
 	// PartitionsCreated and PartitionsDropped count the day partitions of raw runs.
 	PartitionsCreated int `json:"partitionsCreated,omitempty"`
 	PartitionsDropped int `json:"partitionsDropped,omitempty"`
@@ -112,6 +118,8 @@ func (r JobReport) Add(o JobReport) JobReport {
 	r.DailyDeleted += o.DailyDeleted
 	r.EventsDeleted += o.EventsDeleted
 	r.DeliveriesDeleted += o.DeliveriesDeleted
+	r.OccurrencesDeleted += o.OccurrencesDeleted
+	r.FiresDeleted += o.FiresDeleted
 	r.PartitionsCreated += o.PartitionsCreated
 	r.PartitionsDropped += o.PartitionsDropped
 	return r
@@ -120,7 +128,7 @@ func (r JobReport) Add(o JobReport) JobReport {
 // Rows is the number of rows deleted or rolled up (daily rows written not counted).
 func (r JobReport) Rows() int64 {
 	return r.TransitionsDeleted + r.RunsDeleted + r.UnassignedRunsDeleted + r.HourlyRolledUp + r.DailyDeleted +
-		r.EventsDeleted + r.DeliveriesDeleted
+		r.EventsDeleted + r.DeliveriesDeleted + r.OccurrencesDeleted + r.FiresDeleted
 }
 
 // JobStepResult is what one step activity returns.

@@ -78,3 +78,11 @@ func TestReplayLifecycleHistories(t *testing.T) {
 		{"testdata/prunejob-*.json", PruneJobWorkflow, PruneJob},
 	})
 }
+
+// The automation workflow's committed histories (recorded by tests.TestAutomationsEndToEnd with
+// -record-histories) replay against the current code.
+func TestReplayAutomationHistories(t *testing.T) {
+	replayCases(t, []replayCase{
+		{"testdata/automation-*.json", AutomationWorkflow, Automation},
+	})
+}

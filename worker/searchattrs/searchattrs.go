@@ -24,6 +24,7 @@ const (
 	SystemID      = "CheckflowSystemId"
 	Health        = "CheckflowHealth"
 	FailingChecks = "CheckflowFailingChecks"
+	AutomationID  = "CheckflowAutomationId"
 )
 
 // All returns checkflow's custom search attributes and their types.
@@ -32,6 +33,7 @@ func All() map[string]enumspb.IndexedValueType {
 		SystemID:      enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		Health:        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		FailingChecks: enumspb.INDEXED_VALUE_TYPE_INT,
+		AutomationID:  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 	}
 }
 
