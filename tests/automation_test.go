@@ -3,7 +3,9 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
