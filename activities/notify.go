@@ -111,6 +111,44 @@ func (a *Notifier) PlanTransition(ctx context.Context, req workflows.PlanTransit
 	return resp, nil
 }
 
+// PlanFlapping records the deliveries of a system's flapping start or stop: to the channels
+// subscribed to escalations (the notifications flapping stands for), unless a maintenance window
+// or quiet hours keep the system quiet. A stop also returns the reminding channels.
+func (a *Notifier) PlanFlapping(ctx context.Context, req workflows.PlanFlappingRequest) (workflows.PlanResponse, error) {
+	f := req.Flapping
+	resp := workflows.PlanResponse{Status: f.Status}
+	if quiet, err := a.quiet(ctx, req.SystemID, f.At, &resp); quiet || err != nil {
+		return resp, err
+	}
+	if !f.Started {
+		var err error
+		if resp.Reminders, err = a.reminderChannels(ctx, req.SystemID); err != nil {
+			return resp, err
+		}
+	}
+	chans, err := a.Store.SubscribedChannels(ctx, req.SystemID, notify.EventEscalation)
+	if err != nil {
+		return resp, fmt.Errorf("channels of %s: %w", req.SystemID, err)
+	}
+	if len(chans) == 0 {
+		return resp, nil
+	}
+	name := a.systemName(ctx, req.SystemID)
+	checks, err := a.checks(ctx, req.SystemID)
+	if err != nil {
+		return resp, err
+	}
+	n := health.BuildFlappingNotification(req.SystemID, name, f.Started, f.Status, f.Percent, a.systemURL(req.SystemID))
+	msg := notify.Message{
+		Event: notify.EventFlapping, System: notify.SystemRef{ID: req.SystemID, Name: name}, Status: string(f.Status),
+		OccurredAt: f.At.UTC(), Title: n.Title, Body: n.Body, Importance: n.Importance, Checks: checks, URL: a.systemURL(req.SystemID),
+	}
+	if resp.Deliveries, err = a.createDeliveries(ctx, req.SystemID, f.EventKey, chans, msg); err != nil {
+		return resp, err
+	}
+	return resp, nil
+}
+
 // PlanCheckFailed records deliveries of a failed run to the channels subscribed to check_failed.
 func (a *Notifier) PlanCheckFailed(ctx context.Context, req workflows.PlanCheckFailedRequest) (workflows.PlanResponse, error) {
 	f := req.CheckFailed
@@ -548,6 +586,19 @@ func (c NotifyConsumer) Consume(ctx context.Context, ev store.Event) error {
 		}
 		t := workflows.NotifyTransition{EventKey: ev.IdempotencyKey, Seq: ev.Seq, From: p.PreviousStatus, To: p.NewStatus, At: orCreated(p.Timestamp, ev)}
 		return SignalNotifier(ctx, c.Temporal, c.TaskQueue, c.Options, ev.SystemID, workflows.SignalNotifyTransition, t)
+	case health.EventFlappingStarted, health.EventFlappingStopped:
+		var fp struct {
+			ConfigurationID    string        `json:"configurationId"`
+			Status             health.Status `json:"status"`
+			PercentStateChange float64       `json:"percentStateChange"`
+			Timestamp          time.Time     `json:"timestamp"`
+		}
+		if err := json.Unmarshal(ev.Payload, &fp); err != nil || fp.ConfigurationID != "" {
+			return nil // a check's flapping: the system's notifications follow the system's
+		}
+		f := workflows.NotifyFlapping{EventKey: ev.IdempotencyKey, Seq: ev.Seq, Started: ev.Type == health.EventFlappingStarted,
+			Status: fp.Status, Percent: fp.PercentStateChange, At: orCreated(fp.Timestamp, ev)}
+		return SignalNotifier(ctx, c.Temporal, c.TaskQueue, c.Options, ev.SystemID, workflows.SignalNotifyFlapping, f)
 	case health.EventCheckFailed:
 		chans, err := c.Store.SubscribedChannels(ctx, ev.SystemID, notify.EventCheckFailed)
 		if err != nil {

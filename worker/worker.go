@@ -454,6 +454,7 @@ func registerNotify(r sdkworker.Registry, cfg Config, st *store.Store) {
 		workflows.ActivityFailDelivery:       n.FailDelivery,
 		workflows.ActivityLoadMaintenance:    n.LoadMaintenance,
 		workflows.ActivityMaintenanceEdge:    n.MaintenanceEdge,
+		workflows.ActivityPlanFlapping:       n.PlanFlapping,
 	} {
 		r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}

@@ -21,6 +21,7 @@ func (e *entity) loadInitial(ctx workflow.Context) error {
 		return err
 	}
 	e.st.SystemName = loaded.SystemName
+	e.st.FlapThresholds = loaded.FlapThresholds
 	e.st.Seq = loaded.Seq
 	now := workflow.Now(ctx)
 	e.st.Checks = e.mergeChecks(nil, loaded.Checks, now)
@@ -81,12 +82,15 @@ func (e *entity) mergeChecks(old []CheckState, loaded []LoadedCheck, now time.Ti
 		}
 		if prevIdx >= 0 {
 			p := old[prevIdx]
-			c.Recent, c.LastRunAt, c.InFlight, c.NextDue = p.Recent, p.LastRunAt, p.InFlight, p.NextDue
+			c.Recent, c.LastRunAt, c.InFlight, c.NextDue, c.Flap = p.Recent, p.LastRunAt, p.InFlight, p.NextDue, p.Flap
 			if p.IntervalSeconds != c.IntervalSeconds {
 				c.NextDue = firstDue(e.systemID, c.IntervalSeconds, c.LastRunAt, now)
 			}
 		} else {
 			c.NextDue = firstDue(e.systemID, c.IntervalSeconds, c.LastRunAt, now)
+			if e.flaps {
+				c.Flap = health.RebuildCheckFlap(c.Recent, c.Thresholds, c.Paused, e.st.FlapThresholds)
+			}
 		}
 		c.Status = evaluateCheck(c)
 		out = append(out, c)
@@ -153,7 +157,7 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 		}
 	}
 	prev := cloneView(e.st.View)
-	saved := e.saveWindows()
+	saved, savedFlaps := e.saveWindows(), e.saveFlaps()
 	st := e.applyStep(ctx, prev, it.results)
 	if len(st.runs) == 0 {
 		if len(it.results) == 1 && e.seen[it.results[0].ID] {
@@ -177,6 +181,7 @@ func (e *entity) processResults(ctx workflow.Context, it item) {
 			e.logger.Warn("a probe ran again after a crash and answered differently; adopting the stored runs",
 				"seq", st.req.Seq)
 			e.restoreWindows(saved)
+			e.restoreFlaps(savedFlaps)
 			e.st.Seq--
 			st = e.applyStep(ctx, prev, adopted)
 		}
@@ -211,6 +216,7 @@ func (e *entity) applyStep(ctx workflow.Context, prev *health.View, results []Ch
 	var events []Event
 	var folded []health.FoldedRun
 	var ends []time.Time
+	var flaps []flapChange
 	for _, r := range results {
 		if e.seen[r.ID] {
 			continue
@@ -223,6 +229,9 @@ func (e *entity) applyStep(ctx workflow.Context, prev *health.View, results []Ch
 		c := &e.st.Checks[ci]
 		before := c.Status
 		c.fold(r.Status, r.ExecutedAt)
+		if fc := e.recordCheckFlap(c); fc != nil {
+			flaps = append(flaps, *fc)
+		}
 		folded = append(folded, health.FoldedRun{ConfigurationID: c.ConfigurationID, Changed: c.Status != before})
 		runs = append(runs, r)
 		evals = append(evals, CheckEval{ConfigurationID: c.ConfigurationID, Status: c.Status, RunsConsidered: c.window().RunsConsidered()})
@@ -242,15 +251,18 @@ func (e *entity) applyStep(ctx workflow.Context, prev *health.View, results []Ch
 	}
 	at := health.StepTime(workflow.Now(ctx), ends, redate)
 	next := e.computeView()
-	req := e.commitRequest(prev, next, health.StepDriver(folded), at, evals, events)
+	if fc := e.recordSystemFlap(next); fc != nil {
+		flaps = append([]flapChange{*fc}, flaps...)
+	}
+	req := e.commitRequest(prev, next, health.StepDriver(folded), at, evals, e.flapEvents(flaps, at), events)
 	req.Runs = runs
 	return step{runs: runs, next: next, req: req}
 }
 
 // commitRequest numbers the next write of the entity and fills it with the view from prev to
-// next (health.NextStep: the transition named after driver and the trigger events, followed by
-// the runs' own events).
-func (e *entity) commitRequest(prev, next *health.View, driver string, at time.Time, checks []CheckEval, runEvents []Event) PersistRequest {
+// next (health.NextStep: the transition named after driver and the trigger events, after the
+// lead events — flapping — and followed by the runs' own events).
+func (e *entity) commitRequest(prev, next *health.View, driver string, at time.Time, checks []CheckEval, leadEvents, runEvents []Event) PersistRequest {
 	s := health.NextStep(e.systemID, prev, next, driver, at)
 	e.st.Seq++
 	req := PersistRequest{SystemID: e.systemID, Seq: e.st.Seq, At: at, Checks: checks, View: next}
@@ -258,7 +270,7 @@ func (e *entity) commitRequest(prev, next *health.View, driver string, at time.T
 		from := s.Transition.From
 		req.Transition = &Transition{ConfigurationID: s.Transition.ConfigurationID, From: &from, To: s.Transition.To}
 	}
-	req.Events = append(toEvents(s.Events, ""), runEvents...)
+	req.Events = append(append(leadEvents, toEvents(s.Events, "")...), runEvents...)
 	return req
 }
 
@@ -326,6 +338,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 		return
 	}
 	e.st.SystemName = loaded.SystemName
+	e.st.FlapThresholds = loaded.FlapThresholds
 	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
 	e.reevaluate(ctx, prev, "", now)
 	e.st.Processed++

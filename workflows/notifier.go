@@ -64,6 +64,7 @@ func SystemNotifier(ctx workflow.Context, in NotifierInput) error {
 	transitions := workflow.GetSignalChannel(ctx, SignalNotifyTransition)
 	checkFailed := workflow.GetSignalChannel(ctx, SignalNotifyCheckFailed)
 	maintenance := workflow.GetSignalChannel(ctx, SignalNotifyMaintenance)
+	flapping := workflow.GetSignalChannel(ctx, SignalNotifyFlapping)
 	receive := func(sel workflow.Selector) {
 		sel.AddReceive(transitions, func(c workflow.ReceiveChannel, _ bool) {
 			var t NotifyTransition
@@ -79,6 +80,13 @@ func SystemNotifier(ctx workflow.Context, in NotifierInput) error {
 			var m NotifyMaintenance
 			c.Receive(ctx, &m)
 			n.st.Queue = append(n.st.Queue, NotifyInput{Maintenance: &m})
+		})
+		// Flapping (issue 13): histories recorded before it never carry this signal, so they
+		// replay unchanged (the new paths run only once a flapping signal arrived).
+		sel.AddReceive(flapping, func(c workflow.ReceiveChannel, _ bool) {
+			var f NotifyFlapping
+			c.Receive(ctx, &f)
+			n.st.Queue = append(n.st.Queue, NotifyInput{Flapping: &f})
 		})
 	}
 	// drain moves every signal already received into the queue.
@@ -147,7 +155,41 @@ func (n *notifier) handle(ctx workflow.Context, in NotifyInput) {
 		n.enqueue(ctx, plan.Deliveries)
 	case in.Maintenance != nil:
 		n.handleMaintenance(ctx, *in.Maintenance)
+	case in.Flapping != nil:
+		n.handleFlapping(ctx, *in.Flapping)
 	}
+}
+
+// handleFlapping replaces a flapping system's transition notifications by one notification
+// when it starts flapping and one, with its status then, when it stops.
+func (n *notifier) handleFlapping(ctx workflow.Context, f NotifyFlapping) {
+	if f.Seq <= n.st.FlapSeq || f.Started == n.st.Flapping {
+		return // handed over twice, or no change
+	}
+	n.st.FlapSeq, n.st.Flapping = f.Seq, f.Started
+	if f.Started {
+		n.st.Reminders = nil
+	}
+	var plan PlanResponse
+	n.local(ctx, ActivityPlanFlapping, PlanFlappingRequest{SystemID: n.systemID, Flapping: f}, &plan)
+	n.enqueue(ctx, plan.Deliveries)
+	if f.Started {
+		return
+	}
+	n.st.Status = f.Status
+	if f.Status == health.Healthy {
+		n.st.DownSince, n.st.DownSeq, n.st.Reminders = nil, 0, nil
+		return
+	}
+	if plan.InMaintenance {
+		return
+	}
+	// Settled in a bad status: remind as after a transition.
+	now := workflow.Now(ctx)
+	if n.st.DownSince == nil {
+		n.st.DownSince = &now
+	}
+	n.setReminders(now, plan.Reminders)
 }
 
 func (n *notifier) handleTransition(ctx workflow.Context, t NotifyTransition) {
@@ -161,6 +203,11 @@ func (n *notifier) handleTransition(ctx workflow.Context, t NotifyTransition) {
 	} else if t.From == health.Healthy || n.st.DownSince == nil {
 		at := t.At
 		n.st.DownSince, n.st.DownSeq, n.st.Reminders = &at, t.Seq, nil
+	}
+	if n.st.Flapping {
+		// Flapping: the start and stop notifications stand for the transitions in between.
+		n.st.Reminders = nil
+		return
 	}
 	var plan PlanResponse
 	n.local(ctx, ActivityPlanTransition, PlanTransitionRequest{SystemID: n.systemID, Transition: t}, &plan)
@@ -235,7 +282,7 @@ func (n *notifier) remind(ctx workflow.Context) {
 	if len(n.st.Reminders) == 0 {
 		return
 	}
-	if n.st.InMaintenance || n.st.Status == health.Healthy || n.st.DownSince == nil {
+	if n.st.InMaintenance || n.st.Flapping || n.st.Status == health.Healthy || n.st.DownSince == nil {
 		n.st.Reminders = nil
 		return
 	}

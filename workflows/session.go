@@ -55,7 +55,7 @@ func (e *entity) ownedBySession(configurationID string) bool {
 // session failed, until sessionRetryAt).
 func (e *entity) sessionWillTake(c CheckState, now time.Time) bool {
 	return e.sessions && e.session == nil && !e.finished && e.storageDownSince.IsZero() &&
-		!now.Before(e.sessionRetryAt) && e.sessionEligible(c)
+		!now.Before(e.sessionRetryAt) && e.sessionEligible(c) && !e.flapping()
 }
 
 // sessionEligible tells whether a check may be handed to a probe session: a local, not paused
@@ -67,7 +67,7 @@ func (e *entity) sessionEligible(c CheckState) bool {
 // maybeStartSession starts a probe session for the eligible checks when none runs and nothing
 // waits to be processed.
 func (e *entity) maybeStartSession(ctx workflow.Context) {
-	if !e.sessions || e.session != nil || e.finished || len(e.queue) > 0 || !e.storageDownSince.IsZero() || e.backlogFull() {
+	if !e.sessions || e.session != nil || e.finished || len(e.queue) > 0 || !e.storageDownSince.IsZero() || e.backlogFull() || e.flapping() {
 		return
 	}
 	now := workflow.Now(ctx)
@@ -169,6 +169,7 @@ func (e *entity) processSessionEnd(ctx workflow.Context, end *sessionEnd) {
 	prev := cloneView(e.st.View)
 	changed := false
 	driver := ""
+	round := map[string]bool{}
 	for _, r := range end.res.Stored {
 		i := e.findCheck(r.ConfigurationID)
 		if i < 0 {
@@ -177,11 +178,24 @@ func (e *entity) processSessionEnd(ctx workflow.Context, end *sessionEnd) {
 		c := &e.st.Checks[i]
 		before := c.Status
 		c.fold(r.Status, r.ExecutedAt)
+		// Quiet runs only lower a percent state change, and no session runs while anything
+		// flaps: recording them changes no flapping state (nothing to emit). The system
+		// records one evaluation per round of its checks (a check seen again starts a new
+		// round), as one step of the entity's own probes does.
+		e.recordCheckFlap(c)
+		if round[c.ConfigurationID] {
+			e.recordSystemFlap(e.st.View)
+			clear(round)
+		}
+		round[c.ConfigurationID] = true
 		if c.Status != before && driver == "" {
 			// The session decided on a window the entity changed meanwhile: the entity's own
 			// evaluation wins and is stored below.
 			changed, driver = true, c.ConfigurationID
 		}
+	}
+	if len(round) > 0 {
+		e.recordSystemFlap(e.st.View)
 	}
 	for _, d := range end.res.NextDue {
 		if i := e.findCheck(d.ConfigurationID); i >= 0 && end.session.owned[d.ConfigurationID] {
@@ -270,7 +284,7 @@ func (e *entity) reevaluate(ctx workflow.Context, prev *health.View, driver stri
 	if health.ViewsEqual(prev, next) {
 		return
 	}
-	req := e.commitRequest(prev, next, driver, now, e.evals(), nil)
+	req := e.commitRequest(prev, next, driver, now, e.evals(), nil, nil)
 	if _, err := e.persistItem(ctx, req); err != nil {
 		e.logger.Error("persist of re-evaluation failed", "error", err)
 	}

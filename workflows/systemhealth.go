@@ -72,6 +72,8 @@ type entity struct {
 	// signalsInLoop is true from version 1 of changeSignalsInLoop on: the loop reads the signal
 	// channels itself (messages.go).
 	signalsInLoop                bool
+	// flaps is true from version 1 of changeFlapDetection on (flap.go).
+	flaps bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 }
 
@@ -84,6 +86,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 	if e.durable {
 		e.sessions = workflow.GetVersion(ctx, changeProbeSessions, workflow.DefaultVersion, 1) >= 1 && !in.Options.NoProbeSessions
 		e.signalsInLoop = workflow.GetVersion(ctx, changeSignalsInLoop, workflow.DefaultVersion, 1) >= 1
+		e.flaps = workflow.GetVersion(ctx, changeFlapDetection, workflow.DefaultVersion, 1) >= 1
 	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids

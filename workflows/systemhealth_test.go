@@ -37,6 +37,8 @@ type fake struct {
 	persistErr func(req PersistRequest) error
 	// persistHook, when it returns true, answers a write instead of the fake's store.
 	persistHook func(req PersistRequest) (PersistResponse, bool)
+	// outcome, when set, decides each probe's status from the number of probes so far (1-based).
+	outcome func(n int) health.Status
 	attempts    int
 }
 
@@ -64,6 +66,9 @@ func (f *fake) probe(_ context.Context, req ProbeRequest) ([]CheckResult, error)
 	for _, it := range req.Probes {
 		f.probes = append(f.probes, it)
 		st := f.status[it.Assignment.ConfigurationID]
+		if f.outcome != nil {
+			st = f.outcome(len(f.probes))
+		}
 		if st == "" {
 			st = health.Healthy
 		}
@@ -120,6 +125,10 @@ func (f *fake) runIDs() []string {
 func (f *fake) transitions() []Transition {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.transitionsLocked()
+}
+
+func (f *fake) transitionsLocked() []Transition {
 	var out []Transition
 	for _, p := range f.persisted {
 		if p.Transition != nil {
@@ -637,4 +646,60 @@ func TestStartWithoutChecksClearsLeftoverView(t *testing.T) {
 	if len(f.persisted) != 1 || f.persisted[0].View != nil || f.persisted[0].Seq != 8 || len(f.persisted[0].Events) != 0 {
 		t.Fatalf("persisted %+v, want one tombstone at seq 8 without events", f.persisted)
 	}
+}
+
+// Flap detection (issue 13, acceptance 2 in the entity): a check that alternates pass/fail on
+// every run (degraded from one failure) makes the check and the system flap — one
+// flapping_started each, written before the step's transition events — and 15 healthy runs in a
+// row end it with one flapping_stopped each carrying the current status. Meanwhile every
+// transition is still recorded.
+func TestFlappingStartsAndStopsOnce(t *testing.T) {
+	c := check(cfgA, 1, consecutiveTh(1))
+	f := newFake(c)
+	f.outcome = func(n int) health.Status {
+		if n <= 20 && n%2 == 0 {
+			return health.Unhealthy
+		}
+		return health.Healthy
+	}
+	env := newEnv(t, f)
+	endAt(env, f, 60*time.Second)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1", Options: EntityOptions{NoProbeSessions: true}})
+	requireCompleted(t, env)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var flaps []string
+	for _, p := range f.persisted {
+		for i, ev := range p.Events {
+			if ev.Type != health.EventFlappingStarted && ev.Type != health.EventFlappingStopped {
+				continue
+			}
+			scope := "system"
+			if ev.Discriminator != "" {
+				scope = "check"
+			}
+			flaps = append(flaps, scope+" "+ev.Type)
+			for _, later := range p.Events[:i] {
+				if later.Type == health.EventSystemHealthChanged {
+					t.Errorf("seq %d: the transition event came before %s", p.Seq, ev.Type)
+				}
+			}
+			if ev.Type == health.EventFlappingStopped && ev.Payload["status"] != string(health.Healthy) {
+				t.Errorf("flapping stopped with status %v, want healthy", ev.Payload["status"])
+			}
+		}
+	}
+	want := []string{"system " + health.EventFlappingStarted, "check " + health.EventFlappingStarted,
+		"system " + health.EventFlappingStopped, "check " + health.EventFlappingStopped}
+	if !slices.Equal(flaps, want) {
+		t.Errorf("flap events %v, want %v", flaps, want)
+	}
+	if n := len(f.transitionsLocked()); n < 19 {
+		t.Errorf("%d transitions, want every change recorded while flapping", n)
+	}
+}
+
+func consecutiveTh(degraded int) *health.Thresholds {
+	return &health.Thresholds{Mode: health.ModeConsecutive, Healthy: health.SuccessThreshold{MinSuccessCount: 1},
+		Degraded: health.FailureThreshold{MinFailureCount: degraded}, Unhealthy: health.FailureThreshold{MinFailureCount: 1000}}
 }

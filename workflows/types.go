@@ -63,6 +63,8 @@ type LoadedSystem struct {
 	Seq        int64         `json:"seq"`
 	// Deleted is true when the system itself no longer exists (not merely without checks).
 	Deleted bool `json:"deleted,omitempty"`
+	// FlapThresholds are the system's flap detection thresholds (zero: the defaults).
+	FlapThresholds health.FlapThresholds `json:"flapThresholds,omitempty"`
 }
 
 // LoadSystemRequest asks for a system's state.
@@ -224,6 +226,8 @@ type CheckState struct {
 	LastRunAt *time.Time      `json:"lastRunAt,omitempty"`
 	NextDue   time.Time       `json:"nextDue"`
 	InFlight  int             `json:"inFlight"`
+	// Flap is the check's flap detection over its evaluated statuses (changeFlapDetection).
+	Flap health.FlapState `json:"flap,omitempty"`
 }
 
 // EntityState is the entity's whole state, returned by the state query and carried across
@@ -242,6 +246,10 @@ type EntityState struct {
 	Pending []CheckResult `json:"pending,omitempty"`
 	// Processed counts processed items over the entity's whole life (all runs).
 	Processed int64 `json:"processed"`
+	// Flap is the system's flap detection over its evaluated statuses, FlapThresholds its
+	// thresholds as last loaded (changeFlapDetection).
+	Flap           health.FlapState      `json:"flap,omitempty"`
+	FlapThresholds health.FlapThresholds `json:"flapThresholds,omitempty"`
 	// SessionEpoch and SessionSeq number the entity's probe sessions ("<epoch>.<seq>").
 	SessionEpoch string `json:"sessionEpoch,omitempty"`
 	SessionSeq   int64  `json:"sessionSeq,omitempty"`

@@ -18,6 +18,9 @@ const (
 	// SignalNotifyMaintenance tells the notifier a maintenance window of its system started or
 	// ended (a NotifyMaintenance).
 	SignalNotifyMaintenance = "maintenance"
+	// SignalNotifyFlapping tells the notifier its system started or stopped flapping (a
+	// NotifyFlapping).
+	SignalNotifyFlapping = "flapping"
 
 	// MaintenanceWorkflow runs one maintenance window: a timer to its start and one to its end.
 	MaintenanceWorkflow = "MaintenanceWindow"
@@ -47,6 +50,7 @@ const (
 	ActivityFailDelivery       = "FailDelivery"
 	ActivityLoadMaintenance    = "LoadMaintenance"
 	ActivityMaintenanceEdge    = "MaintenanceEdge"
+	ActivityPlanFlapping       = "PlanFlappingNotification"
 )
 
 // ErrTypeDeliveryRejected marks a delivery that no retry can fix (the receiver refused it, the
@@ -75,6 +79,23 @@ type NotifyCheckFailed struct {
 	ConfigurationID string        `json:"configurationId"`
 	Status          health.Status `json:"status"`
 	At              time.Time     `json:"at"`
+}
+
+// NotifyFlapping says the system started (Started) or stopped flapping; Status is its evaluated
+// status then.
+type NotifyFlapping struct {
+	EventKey string        `json:"eventKey"`
+	Seq      int64         `json:"seq"`
+	Started  bool          `json:"started"`
+	Status   health.Status `json:"status"`
+	Percent  float64       `json:"percent"`
+	At       time.Time     `json:"at"`
+}
+
+// PlanFlappingRequest asks for the deliveries of a flapping start or stop.
+type PlanFlappingRequest struct {
+	SystemID string         `json:"systemId"`
+	Flapping NotifyFlapping `json:"flapping"`
 }
 
 // NotifyMaintenance says a maintenance window of the system started or ended.
@@ -115,6 +136,11 @@ type NotifierState struct {
 	DownSeq   int64      `json:"downSeq,omitempty"`
 	// InMaintenance is set between a window's start and end signals.
 	InMaintenance bool `json:"inMaintenance,omitempty"`
+	// Flapping is set between the system's flapping start and stop: its transitions are not
+	// notified one by one (and it has no reminders); FlapSeq is the seq of the last flapping
+	// input handled.
+	Flapping bool  `json:"flapping,omitempty"`
+	FlapSeq  int64 `json:"flapSeq,omitempty"`
 	// Reminders are the channels reminding while the system is down, by channel id.
 	Reminders []Reminder `json:"reminders,omitempty"`
 	// Queue holds inputs not yet handled (carried across continue-as-new).
@@ -135,6 +161,7 @@ type NotifyInput struct {
 	Transition  *NotifyTransition  `json:"transition,omitempty"`
 	CheckFailed *NotifyCheckFailed `json:"checkFailed,omitempty"`
 	Maintenance *NotifyMaintenance `json:"maintenance,omitempty"`
+	Flapping    *NotifyFlapping    `json:"flapping,omitempty"`
 }
 
 // PlannedDelivery is a delivery row written by a plan activity, to be sent.

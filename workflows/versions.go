@@ -44,3 +44,15 @@ const changeProbeSessions = "probe-sessions"
 //     of each iteration and wakes for a pending signal, so a signal is either in the queue or
 //     still buffered in its channel when the loop decides, and the drain sees it.
 const changeSignalsInLoop = "signals-in-loop"
+
+// changeFlapDetection versions flap detection (workflow.GetVersion):
+//
+//   - DefaultVersion: no flap detection.
+//   - 1: every run folded into a check records the check's evaluated status, every step the
+//     system's (health.FlapState, Nagios' percent state change over the last 21); a start or stop
+//     is an outbox event (healthcheck.flapping_started / _stopped) written with the step, before
+//     its transition events, so the notifier hears of it first. While the system or one of its
+//     checks flaps, no probe session runs (a session's quiet runs could end the flapping, an
+//     event only the entity may write). A new lifetime rebuilds its checks' flap histories from
+//     their run windows; the system's starts afresh.
+const changeFlapDetection = "flap-detection"

@@ -264,3 +264,15 @@ func FlapEvent(change FlapChange, systemID, configurationID string, status Statu
 	}
 	return &TriggerEvent{Type: typ, Payload: FlapPayload(systemID, configurationID, status, percent, th, at)}
 }
+
+// RebuildCheckFlap rebuilds a check's flap state from its window of run statuses (newest first,
+// as loaded): the evaluated status after each of the last FlapHistorySize runs is the
+// evaluation of the window from that run on, so a new lifetime of an entity goes on with the
+// history it had (the flapping flag follows the hysteresis over the rebuilt history).
+func RebuildCheckFlap(recentNewestFirst []Status, th *Thresholds, paused bool, fth FlapThresholds) FlapState {
+	var f FlapState
+	for i := min(len(recentNewestFirst), FlapHistorySize) - 1; i >= 0; i-- {
+		f.Record(EvaluateCheck(recentNewestFirst[i:], th, paused), fth)
+	}
+	return f
+}

@@ -297,3 +297,35 @@ func TestFlapEvent(t *testing.T) {
 		"startThreshold": 40, "stopThreshold": 20, "timestamp": "2026-05-30T12:00:00Z",
 	}})
 }
+
+// Rebuilding a check's flap state from its run window gives the state recording the
+// evaluated statuses one by one gave.
+func TestRebuildCheckFlap(t *testing.T) {
+	t.Parallel()
+	th := &Thresholds{Mode: ModeConsecutive, Healthy: SuccessThreshold{MinSuccessCount: 1},
+		Degraded: FailureThreshold{MinFailureCount: 1}, Unhealthy: FailureThreshold{MinFailureCount: 100}}
+	for _, n := range []int{0, 1, 5, 21, 30} {
+		var recent []Status // newest first
+		var live FlapState
+		for i := range n {
+			s := Healthy
+			if i%2 == 1 {
+				s = Unhealthy
+			}
+			recent = append([]Status{s}, recent...)
+			live.Record(EvaluateCheck(recent, th, false), FlapThresholds{})
+		}
+		got := RebuildCheckFlap(recent, th, false, FlapThresholds{})
+		want := live
+		if n > FlapHistorySize {
+			// The rebuilt one starts from the last 21 runs only; the history and percentage agree.
+			want.Flapping = got.Flapping
+		}
+		if got != want {
+			t.Errorf("%d runs: rebuilt %+v, recorded %+v", n, got, want)
+		}
+		if n >= 10 && !got.Flapping {
+			t.Errorf("%d alternating runs: not flapping (%.2f %%)", n, got.Percent)
+		}
+	}
+}

@@ -172,3 +172,32 @@ func BuildNotification(systemID, systemName string, prev, next Status, systemURL
 	}
 	return n
 }
+
+// BuildFlappingNotification is the message of a system that started flapping (started) or
+// stopped flapping, then naming its current status (checkflow, beyond the reference; issue 13):
+// while a system flaps, its transitions are not notified one by one.
+func BuildFlappingNotification(systemID, systemName string, started bool, status Status, percent float64, systemURL string) Notification {
+	name := systemName
+	if name == "" {
+		name = systemID
+	}
+	n := Notification{CollapseKey: CollapseKey(systemID), ActionLabel: "View System", ActionURL: systemURL}
+	if started {
+		n.Title = "System flapping: " + name
+		n.Body = fmt.Sprintf("**%s** keeps changing status (%.0f %% state change over its last %d evaluations). "+
+			"Its status changes are not notified one by one until it settles.", name, percent, FlapHistorySize)
+		n.Importance = ImportanceWarning
+		return n
+	}
+	n.Title = "System stopped flapping: " + name + " (now " + string(status) + ")"
+	n.Body = fmt.Sprintf("**%s** has settled and is now %s.", name, status)
+	switch status {
+	case Healthy:
+		n.Importance = ImportanceInfo
+	case Unhealthy:
+		n.Importance = ImportanceCritical
+	default:
+		n.Importance = ImportanceWarning
+	}
+	return n
+}

@@ -122,3 +122,23 @@ func TestBuildNotification(t *testing.T) {
 		t.Fatalf("query join %q", got)
 	}
 }
+
+func TestBuildFlappingNotification(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		started    bool
+		status     Status
+		title      string
+		importance string
+	}{
+		{true, Degraded, "System flapping: Web", ImportanceWarning},
+		{false, Healthy, "System stopped flapping: Web (now healthy)", ImportanceInfo},
+		{false, Unhealthy, "System stopped flapping: Web (now unhealthy)", ImportanceCritical},
+	}
+	for _, c := range cases {
+		n := BuildFlappingNotification("web", "Web", c.started, c.status, 61.2, "https://x/status/web")
+		if n.Title != c.title || n.Importance != c.importance || n.Body == "" || n.CollapseKey != CollapseKey("web") {
+			t.Errorf("%+v: %+v", c, n)
+		}
+	}
+}

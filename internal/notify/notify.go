@@ -30,6 +30,9 @@ const (
 	EventCheckFailed  = "check_failed"
 	EventReminder     = "reminder"
 	EventTest         = "test"
+	// EventFlapping: a system started or stopped flapping (sent to the channels subscribed to
+	// escalations; its transitions meanwhile are not sent one by one).
+	EventFlapping = "flapping"
 )
 
 // SystemRef names the system a message is about.

@@ -38,6 +38,8 @@ type SystemState struct {
 	InStatusSince *time.Time `json:"inStatusSince,omitempty"`
 	// Seq is the last persisted seq (0 when the entity never persisted); continue from Seq+1.
 	Seq int64 `json:"seq"`
+	// FlapThresholds are the system's flap detection thresholds (zero: the defaults).
+	FlapThresholds health.FlapThresholds `json:"flapThresholds"`
 }
 
 // Load reads a system's state for its entity's (re)start: the enabled assignments with their
@@ -46,7 +48,7 @@ type SystemState struct {
 func (s *Store) Load(ctx context.Context, systemID string) (SystemState, error) {
 	st := SystemState{SystemID: systemID, Checks: []LoadedCheck{}}
 	b := &pgx.Batch{}
-	b.Queue(`SELECT s.id, h.status::text, h.healthy_checks, h.total_checks, h.in_status_since, coalesce(h.seq, 0)
+	b.Queue(`SELECT s.id, h.status::text, h.healthy_checks, h.total_checks, h.in_status_since, coalesce(h.seq, 0), s.flap_thresholds
 		FROM systems s LEFT JOIN system_health_state h ON h.system_id = s.id WHERE s.id = $1`, systemID)
 	b.Queue(`SELECT value FROM platform_settings WHERE key = $1`, health.NotificationDefaultsConfigID)
 	b.Queue(`SELECT `+assignmentColumns+`,
@@ -69,11 +71,16 @@ func (s *Store) Load(ctx context.Context, systemID string) (SystemState, error) 
 		var healthy, total *int
 		var since *time.Time
 		var id string
-		if err := br.QueryRow().Scan(&id, &status, &healthy, &total, &since, &st.Seq); err != nil {
+		var flap []byte
+		if err := br.QueryRow().Scan(&id, &status, &healthy, &total, &since, &st.Seq, &flap); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return notFound("System", systemID)
 			}
 			return err
+		}
+		if len(flap) > 0 {
+			// Written through SetFlapThresholds (validated); anything unreadable means the defaults.
+			_ = json.Unmarshal(flap, &st.FlapThresholds)
 		}
 		if status != nil {
 			st.View = &health.View{Status: health.Status(*status), HealthyChecks: *healthy, TotalChecks: *total}
