@@ -58,7 +58,6 @@ func TestFlappingReplacesTransitionNotifications(t *testing.T) {
 	a.waitStatus(t, sys, health.Healthy, 10*time.Second)
 	// The stop notification is the last one planned: once it arrived and the notifier is idle,
 	// nothing else can come.
-	t.Logf("posts so far: %v", events(rcv.all()))
 	waitFor(t, 30*time.Second, "the stop notification", func() (bool, error) {
 		for _, p := range rcv.all() {
 			if p.msg.Event == notify.EventFlapping && strings.Contains(p.msg.Title, "stopped flapping") {
@@ -77,7 +76,7 @@ func TestFlappingReplacesTransitionNotifications(t *testing.T) {
 		switch {
 		case strings.HasPrefix(p.msg.Title, "System flapping") && start < 0:
 			start = i
-		case strings.Contains(p.msg.Title, "stopped flapping (now healthy)") && stop < 0:
+		case strings.HasPrefix(p.msg.Title, "System stopped flapping") && strings.HasSuffix(p.msg.Title, "(now healthy)") && stop < 0:
 			stop = i
 		default:
 			t.Errorf("an extra flapping notification: %q", p.msg.Title)

@@ -119,7 +119,8 @@ func SystemNotifier(ctx workflow.Context, in NotifierInput) error {
 			st := n.st
 			return workflow.NewContinueAsNewError(ctx, NotifierWorkflow, NotifierInput{SystemID: n.systemID, Options: in.Options, State: &st})
 		}
-		idle := n.running == 0 && len(n.st.Reminders) == 0
+		// A flapping system's notifier stays (its stop is notified with what it remembers).
+		idle := n.running == 0 && len(n.st.Reminders) == 0 && !n.st.Flapping
 		wait := n.opts.IdleTimeout
 		if !idle {
 			wait = 0

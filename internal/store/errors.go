@@ -152,7 +152,7 @@ var checkConstraintFields = map[string]FieldError{
 	"notification_channels_remind_check":           {Field: "remindEverySeconds", Message: "must be an integer between 1 and 604800"},
 	"notification_channels_failures_check":         {Field: "consecutiveFailures", Message: "must be ≥ 0"},
 	"notification_deliveries_id_check":             {Field: "deliveries.id", Message: "must be 1 to 600 characters"},
-	"notification_deliveries_event_check":          {Field: "deliveries.event", Message: "must be escalation, de-escalation, recovery, reminder, test or check_failed"},
+	"notification_deliveries_event_check":          {Field: "deliveries.event", Message: "must be escalation, de-escalation, recovery, reminder, test, check_failed or flapping"},
 	"notification_deliveries_status_check":         {Field: "deliveries.status", Message: "must be pending, sent or failed"},
 	"notification_deliveries_payload_check":        {Field: "deliveries.payload", Message: "must be a JSON object"},
 	"notification_deliveries_attempts_check":       {Field: "deliveries.attempts", Message: "must be ≥ 0"},
