@@ -71,9 +71,9 @@ type entity struct {
 	sessionRetryAt time.Time
 	// signalsInLoop is true from version 1 of changeSignalsInLoop on: the loop reads the signal
 	// channels itself (messages.go).
-	signalsInLoop                bool
+	signalsInLoop bool
 	// flaps is true from version 1 of changeFlapDetection on (flap.go).
-	flaps bool
+	flaps                        bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 }
 

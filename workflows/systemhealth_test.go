@@ -38,8 +38,8 @@ type fake struct {
 	// persistHook, when it returns true, answers a write instead of the fake's store.
 	persistHook func(req PersistRequest) (PersistResponse, bool)
 	// outcome, when set, decides each probe's status from the number of probes so far (1-based).
-	outcome func(n int) health.Status
-	attempts    int
+	outcome  func(n int) health.Status
+	attempts int
 }
 
 func newFake(checks ...LoadedCheck) *fake {
