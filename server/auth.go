@@ -17,7 +17,7 @@ import (
 //
 //   - status:read — health status, history, transitions (public unless PublicStatus is off);
 //   - config:read — systems' checks, strategies, assignments, retention, settings, notification
-//     channels, maintenance windows and the delivery log;
+//     channels, maintenance windows, the delivery log, automations and their runs;
 //   - config:manage — every configuration change and run-now (implies config:read);
 //   - details:read — run results and the event outbox;
 //   - admin — everything.

@@ -67,6 +67,26 @@ func decodeJSON(c echo.Context, dst any, optional bool) (bool, error) {
 	return true, unmarshalStrict(body, dst)
 }
 
+// readJSONDocument reads a required request body for a domain parser that decodes it itself
+// (automation.Compiler.Parse): the media type, size, UTF-8, single value, depth and NUL rules of
+// decodeJSON apply (400, 413, 415, 422), the decoding is the caller's.
+func readJSONDocument(c echo.Context) ([]byte, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, malformed("a JSON request body is required")
+	}
+	if !utf8.Valid(body) {
+		return nil, malformed("the request body is not valid UTF-8")
+	}
+	if err := checkJSONShape(body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
 // unmarshalStrict decodes one JSON document into dst with the rules of decodeJSON.
 func unmarshalStrict(body []byte, dst any) error {
 	if !utf8.Valid(body) {

@@ -33,7 +33,8 @@ func (e *env) configSnapshot(t testing.TB) string {
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.key), '') FROM platform_settings t),
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.kind, t.entity_id), '') FROM gitops_provenance t),
 		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM notification_channels t),
-		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM maintenance_windows t)))`).Scan(&s)
+		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM maintenance_windows t),
+		(SELECT coalesce(string_agg(t::text, ',' ORDER BY t.id), '') FROM automations t)))`).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ type fuzzTarget struct {
 	pathFuzz bool
 }
 
-func fuzzTargets(sys, check, pausable, channel string) []fuzzTarget {
+func fuzzTargets(sys, check, pausable, channel, automationID string) []fuzzTarget {
 	thresholds := map[string]any{"mode": "window", "windowSize": 5, "degraded": map[string]any{"minFailureCount": 2}, "unhealthy": map[string]any{"minFailureCount": 4}}
 	httpCheck := map[string]any{
 		"name": "fuzzed", "strategyId": "http", "intervalSeconds": 30, "paused": false,
@@ -84,6 +85,26 @@ func fuzzTargets(sys, check, pausable, channel string) []fuzzTarget {
 			"config": map[string]any{"webhookUrl": "https://hooks.slack.com/services/x"}, "systems": []any{"*"}, "remindEvery": nil}},
 		{method: "POST", path: "/api/v1/maintenances", seed: map[string]any{"title": "upgrade", "description": "d", "systemIds": []any{sys},
 			"startsAt": t0.Format(time.RFC3339), "endsAt": t0.Add(time.Hour).Format(time.RFC3339)}},
+		{method: "POST", path: "/api/v1/automations", seed: fuzzAutomation(sys, check, channel, "s3cret")},
+		{method: "PATCH", path: "/api/v1/automations/" + automationID, seed: fuzzAutomation(sys, check, channel, "****")},
+		{method: "POST", path: "/api/v1/automations/" + automationID + ":test", seed: map[string]any{"event": map[string]any{
+			"type": "healthcheck.system_health_changed", "payload": map[string]any{"systemId": sys, "previousStatus": "healthy", "newStatus": "degraded",
+				"healthyChecks": 0, "totalChecks": 1, "timestamp": t0.Format(time.RFC3339)}}}},
+	}
+}
+
+// fuzzAutomation is an automation body with every kind of action, a filter and a window.
+func fuzzAutomation(sys, check, channel, secret string) map[string]any {
+	return map[string]any{
+		"name": "flapping", "enabled": true, "cooldownSeconds": 600,
+		"trigger": map[string]any{"event": "healthcheck.system_health_changed", "filter": `trigger.payload.newStatus != "healthy" && trigger.payload.totalChecks > 0`,
+			"window": map[string]any{"count": 3, "minutes": 60, "refire": "once", "partitionBy": "trigger.payload.systemId"}},
+		"actions": []any{
+			map[string]any{"type": "notify", "config": map[string]any{"channelId": channel, "title": "{{.Payload.systemId}} flaps", "body": "x"}},
+			map[string]any{"type": "run_check", "config": map[string]any{"systemId": sys, "configurationId": check}},
+			map[string]any{"type": "set_assignment_enabled", "config": map[string]any{"systemId": sys, "configurationId": check, "enabled": false}},
+			map[string]any{"type": "webhook", "config": map[string]any{"url": "https://hooks.example.com/a", "secret": secret}},
+		},
 	}
 }
 
@@ -273,7 +294,7 @@ func (m mutator) pathID(current string) string {
 // the configuration tables are exactly as before it.
 func TestFuzzMutatingEndpoints(t *testing.T) {
 	t.Parallel()
-	for ti, tg := range fuzzTargets("fz", "{check}", "{pausable}", "{channel}") {
+	for ti, tg := range fuzzTargets("fz", "{check}", "{pausable}", "{channel}", "{automation}") {
 		t.Run(fmt.Sprintf("%02d %s %s", ti, tg.method, tg.path), func(t *testing.T) {
 			t.Parallel()
 			fuzzEndpoint(t, ti)
@@ -297,7 +318,15 @@ func fuzzEndpoint(t *testing.T, ti int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := fuzzTargets("fz", check, pausable, channel.ID)[ti]
+	res := e.do("POST", "/api/v1/automations", tokManage, fuzzAutomation("fz", check, channel.ID, "s3cret"))
+	var a struct {
+		ID string `json:"id"`
+	}
+	res.decode(t, &a)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create the fuzz automation = %s", res)
+	}
+	tg := fuzzTargets("fz", check, pausable, channel.ID, a.ID)[ti]
 
 	m := mutator{r: rand.New(rand.NewPCG(fuzzSeed, uint64(ti)))}
 	before := e.configSnapshot(t)

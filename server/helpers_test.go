@@ -33,6 +33,8 @@ type fakeEntities struct {
 	changed []string
 	// maintenance lists the maintenance windows signalled, in order.
 	maintenance []string
+	// automations lists the automations signalled, in order.
+	automations []string
 	runs        []string
 	fail        bool
 	// persist, when set, stores each run like the entity does (so that a repeated request
@@ -63,6 +65,23 @@ func (f *fakeEntities) MaintenanceChanged(_ context.Context, windowID string) er
 	}
 	f.maintenance = append(f.maintenance, windowID)
 	return nil
+}
+
+func (f *fakeEntities) AutomationChanged(_ context.Context, automationID string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return fmt.Errorf("temporal is down")
+	}
+	f.automations = append(f.automations, automationID)
+	return nil
+}
+
+// automationsSignalled lists the automations signalled so far.
+func (f *fakeEntities) automationsSignalled() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.automations...)
 }
 
 // maintenanceSignalled lists the maintenance windows signalled so far.

@@ -268,6 +268,7 @@ func componentSchemas() schema {
 		"EventList": object([]string{"events"}, schema{"events": arrayOf(ref("Event")), "nextCursor": describe(integer(), "Pass as cursor for the next page; absent on the last page.")}),
 	}
 	maps.Copy(out, notificationSchemas())
+	maps.Copy(out, automationSchemas())
 	return out
 }
 
@@ -276,7 +277,7 @@ const apiDescription = `checkflow runs the health checks of the systems a team o
 **Authentication.** Send ` + "`Authorization: Bearer <token>`" + `. Tokens are created with ` + "`checkflow token create --scopes …`" + ` (and ` + "`checkflow dev`" + ` prints an admin token). Scopes:
 
 - ` + "`status:read`" + ` — health, history, transitions; public (no token needed) unless the server runs with ` + "`--public-status=false`" + `; every valid token has it;
-- ` + "`config:read`" + ` — checks, strategies, assignments, retention, settings, notification channels, maintenance windows and the delivery log;
+- ` + "`config:read`" + ` — checks, strategies, assignments, retention, settings, notification channels, maintenance windows, the delivery log, automations and their runs;
 - ` + "`config:manage`" + ` — every change and run-now (implies config:read);
 - ` + "`details:read`" + ` — run results, detailed aggregated history and the event outbox;
 - ` + "`admin`" + ` — everything.
@@ -317,6 +318,8 @@ func pathParamDoc(name string) string {
 		return "Notification channel id, a UUID."
 	case "maintenanceId":
 		return "Maintenance window id, a UUID."
+	case "automationId":
+		return "Automation id, a UUID."
 	}
 	return ""
 }
@@ -462,6 +465,7 @@ func (s *Server) openAPIDocument() schema {
 		{"Settings", "Platform settings."},
 		{"Notifications", "Notification channels (webhook, Slack, Discord, Microsoft Teams, PagerDuty, email), test notifications and the delivery log."},
 		{"Maintenance", "Maintenance windows: no notifications for their systems while they are active."},
+		{"Automations", "When trigger events happen (matching a CEL filter, optionally N times within a window), run actions: notify, run a check, enable or disable an assignment, call a webhook."},
 	} {
 		tags = append(tags, schema{"name": t.name, "description": t.desc})
 	}

@@ -114,13 +114,18 @@ func TestOpenAPIDocumentIsValidAndInSyncWithTheRouter(t *testing.T) {
 	}
 }
 
-// openAPIPath converts an echo route path back into an OpenAPI template.
+// openAPIPath converts an echo route path back into an OpenAPI template. A parameter followed
+// by an escaped colon is an inline verb (/:automationId\:test → /{automationId}:test).
 func openAPIPath(p string) string {
 	p = strings.ReplaceAll(p, `\:`, "\x00")
 	parts := strings.Split(p, "/")
 	for i, part := range parts {
 		if strings.HasPrefix(part, ":") {
-			parts[i] = "{" + part[1:] + "}"
+			name, verb, _ := strings.Cut(part[1:], "\x00")
+			parts[i] = "{" + name + "}"
+			if verb != "" {
+				parts[i] += "\x00" + verb
+			}
 		}
 	}
 	return strings.ReplaceAll(strings.Join(parts, "/"), "\x00", ":")

@@ -123,6 +123,23 @@ func permCases() []permCase {
 			body: func(v map[string]string) any { return map[string]any{"title": "moved " + uniq(v)} }},
 		{method: "DELETE", path: "/api/v1/maintenances/{maintenanceId}", scope: pManage, ok: 204,
 			fresh: func(e *env, v map[string]string) { v["maintenanceId"] = e.mustMaintenance(v["systemId"]) }},
+
+		{method: "GET", path: "/api/v1/automations", scope: pRead, ok: 200},
+		{method: "POST", path: "/api/v1/automations", scope: pManage, ok: 201,
+			body: func(v map[string]string) any { return runCheckAutomation(v["systemId"], v["checkId"]) }},
+		{method: "GET", path: "/api/v1/automations/{automationId}", scope: pRead, ok: 200},
+		{method: "PATCH", path: "/api/v1/automations/{automationId}", scope: pManage, ok: 200,
+			body: func(v map[string]string) any { return map[string]any{"name": "renamed " + uniq(v)} }},
+		{method: "DELETE", path: "/api/v1/automations/{automationId}", scope: pManage, ok: 204,
+			fresh: func(e *env, v map[string]string) {
+				v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
+			}},
+		{method: "POST", path: "/api/v1/automations/{automationId}:test", scope: pManage, ok: 200,
+			body: func(v map[string]string) any {
+				return map[string]any{"event": map[string]any{"type": "healthcheck.system_degraded", "payload": map[string]any{"systemId": v["systemId"],
+					"previousStatus": "healthy", "newStatus": "degraded", "healthyChecks": 0, "totalChecks": 1, "timestamp": t0.Format(time.RFC3339)}}}
+			}},
+		{method: "GET", path: "/api/v1/automations/{automationId}/runs", scope: pRead, ok: 200},
 	}
 }
 
@@ -168,6 +185,7 @@ func TestPermissionMatrix(t *testing.T) {
 	v["runId"] = e.mustRun(v["systemId"], v["checkId"], 1, "healthy")
 	v["channelId"] = e.mustChannel("perm channel")
 	v["maintenanceId"] = e.mustMaintenance(v["systemId"])
+	v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
 
 	// Every route is in the matrix.
 	inMatrix := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
+	"github.com/checkflow/checkflow/internal/automation"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/store"
@@ -166,7 +167,7 @@ func prefixed(prefix string, errs []FieldError) []FieldError {
 }
 
 // validationFields extracts field errors from the domain validators' errors (store, checks,
-// health); ok is false for any other error.
+// health, automation); ok is false for any other error.
 func validationFields(err error) ([]FieldError, bool) {
 	var sv *store.ValidationError
 	if errors.As(err, &sv) {
@@ -179,6 +180,10 @@ func validationFields(err error) ([]FieldError, bool) {
 	var hv *health.ValidationError
 	if errors.As(err, &hv) {
 		return slices.Clone(hv.Errors), true
+	}
+	var av *automation.ValidationError
+	if errors.As(err, &av) {
+		return av.FieldErrors(), true
 	}
 	return nil, false
 }

@@ -253,5 +253,38 @@ func (s *Server) routeTable() []route {
 			body: "MaintenancePatch", status: 200, response: "Maintenance", errors: []int{503}}},
 		{method: del, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgManage, handler: s.deleteMaintenance, doc: opDoc{id: "deleteMaintenance", tag: "Maintenance", summary: "Delete a maintenance window",
 			status: 204, errors: []int{503}}},
+
+		// Automations.
+		{method: get, path: v1 + "/automations", auth: true, scope: cfgRead, handler: s.listAutomations, doc: opDoc{id: "listAutomations", tag: "Automations", summary: "List automations",
+			desc: `By creation time. Webhook secrets read "****".`,
+			query: []param{
+				{name: "event", desc: "Only automations triggered by this event.", schema: ref("AutomationEventType")},
+				limitParam(100), offsetParam()},
+			status: 200, response: "AutomationList"}},
+		{method: post, path: v1 + "/automations", auth: true, scope: cfgManage, handler: s.createAutomation, doc: opDoc{id: "createAutomation", tag: "Automations", summary: "Create an automation",
+			desc: "The body is decoded strictly (unknown fields and wrong types are 422s naming the field) and the filter and partitionBy are compiled and type-checked against the trigger event's payload schema: " +
+				"a CEL syntax or type error, or a reference to a field the payload does not have, is a 422 on `trigger.filter` (or `trigger.window.partitionBy`) whose message starts with the `line:column` of the problem. " +
+				"The notification channel, system and check an action names must exist (422 on `actions[i].config.<field>`). A webhook action's secret is sealed with the server's secret key before it is stored (without a key, a secret is a 422) and reads \"****\". " +
+				"The automation's workflow is signalled after the write (503 entity-unreachable: saved, but not signalled).",
+			body: "AutomationCreate", status: 201, response: "Automation", errors: []int{503}}},
+		{method: get, path: v1 + "/automations/{automationId}", auth: true, scope: cfgRead, handler: s.getAutomation, doc: opDoc{id: "getAutomation", tag: "Automations", summary: "Get an automation",
+			desc: `Webhook secrets read "****".`, status: 200, response: "Automation"}},
+		{method: patch, path: v1 + "/automations/{automationId}", auth: true, scope: cfgManage, handler: s.updateAutomation, doc: opDoc{id: "updateAutomation", tag: "Automations", summary: "Change an automation",
+			desc: "Every field sent replaces the stored one whole (trigger, actions); absent fields keep their value; null is a 422. The result is parsed, compiled and validated like a new automation, and its revision is incremented. " +
+				"In a sent actions array, a webhook action whose secret is absent or \"****\" keeps the secret of the stored action at the same position (if that is a webhook action with a secret; \"****\" with nothing stored is a 422); `\"secret\": \"\"` removes it. " +
+				"The channels, systems and checks of the actions are looked up when actions is sent. 403 when the automation is managed by GitOps. The automation's workflow is signalled after the write.",
+			body: "AutomationPatch", status: 200, response: "Automation", errors: []int{503}}},
+		{method: del, path: v1 + "/automations/{automationId}", auth: true, scope: cfgManage, handler: s.deleteAutomation, doc: opDoc{id: "deleteAutomation", tag: "Automations", summary: "Delete an automation with its occurrences and runs",
+			desc: "403 when the automation is managed by GitOps. The automation's workflow is signalled after the delete.", status: 204, errors: []int{503}}},
+		{method: post, path: v1 + "/automations/{automationId}:test", auth: true, scope: cfgManage, handler: s.testAutomation, doc: opDoc{id: "testAutomation", tag: "Automations", summary: "Evaluate an automation against an event without acting",
+			desc: "Send either `event`, a sample `{type, payload}` (type defaults to the trigger's event; the payload is checked against the event's schema, 422 naming `event.payload.<field>`; it happens now, by the server's clock), " +
+				"or `eventKey`, the idempotency key of a past event of the outbox (GET /api/v1/events; it is evaluated at its own time; an unknown key is a 422). " +
+				"The answer says whether the event matches the trigger (its type, then the filter; a filter that fails to evaluate does not match and says why in `filterError`) and its window partition, " +
+				"and, for a matching event, what the gate would decide: the window counts the occurrences stored for that partition between the window's start and the event's time (the event itself excluded), plus this one. " +
+				"Nothing is recorded and no action runs; the automation may be disabled. The cooldown is not evaluated: its state lives in the automation's workflow, not in the database, so the gate here never answers `cooldown`.",
+			body: "AutomationTestRequest", status: 200, response: "AutomationTestResult"}},
+		{method: get, path: v1 + "/automations/{automationId}/runs", auth: true, scope: cfgRead, handler: s.listAutomationRuns, doc: opDoc{id: "listAutomationRuns", tag: "Automations", summary: "An automation's fires with their action outcomes, newest first",
+			desc:  "One item per action of a fire; its id is the action's idempotency key `<event key>:<automation id>:<action index>`. The outcome is pending until the action reports succeeded or failed.",
+			query: []param{limitParam(100), offsetParam()}, status: 200, response: "AutomationFireList"}},
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"github.com/checkflow/checkflow/internal/automation"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/notify"
@@ -40,6 +41,9 @@ type Entities interface {
 	// MaintenanceChanged signals (with start) the workflow of a maintenance window that the
 	// window was created, changed or deleted.
 	MaintenanceChanged(ctx context.Context, windowID string) error
+	// AutomationChanged signals (with start) the workflow of an automation that the automation
+	// was created, changed or deleted.
+	AutomationChanged(ctx context.Context, automationID string) error
 }
 
 // Config is what the API needs.
@@ -131,8 +135,11 @@ type Server struct {
 	timeouts     Timeouts
 	runGate      *runGate
 	limiter      *notify.Limiter
-	routes       []route
-	openapi      []byte
+	// compiler compiles automations (CEL filters and partitionBy) against the trigger events'
+	// payload schemas; built once, safe for concurrent use.
+	compiler *automation.Compiler
+	routes   []route
+	openapi  []byte
 }
 
 // New builds the API's routes.
@@ -145,6 +152,10 @@ func New(cfg Config, opts ...Option) *Server {
 	}
 	if cfg.Entities == nil && cfg.Temporal != nil {
 		cfg.Entities = &entityclient.Client{Temporal: cfg.Temporal}
+	}
+	compiler, err := automation.NewCompiler()
+	if err != nil { // cannot happen: the environments are built from the package's own schemas
+		panic(fmt.Sprintf("server: build the automation compiler: %v", err))
 	}
 	s := &Server{
 		cfg:          cfg,
@@ -159,6 +170,7 @@ func New(cfg Config, opts ...Option) *Server {
 		timeouts:     Timeouts{Request: DefaultRequestTimeout, Notify: DefaultNotifyTimeout, RunMargin: DefaultRunMargin},
 		runGate:      newRunGate(),
 		limiter:      notify.NewLimiter(),
+		compiler:     compiler,
 	}
 	for _, o := range opts {
 		o(s)
