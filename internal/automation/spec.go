@@ -335,7 +335,8 @@ func (o *object) integer(key string) (int, bool) {
 	var n json.Number
 	dec := json.NewDecoder(bytes.NewReader(v))
 	dec.UseNumber()
-	if dec.Decode(&n) != nil {
+	// json.Number also takes a quoted number ("10"): a string is not an integer.
+	if t := bytes.TrimSpace(v); len(t) > 0 && t[0] == '"' || dec.Decode(&n) != nil {
 		o.all.add(o.field(key), "must be an integer")
 		return 0, false
 	}

@@ -113,6 +113,8 @@ func TestParseErrors(t *testing.T) {
 		{"cooldown negative", `{"name": "n", "cooldownSeconds": -1, "trigger": {"event": "healthcheck.check_failed"}, ` + actions + `}`, "cooldownSeconds", "between 0 and 604800"},
 		{"cooldown too long", `{"name": "n", "cooldownSeconds": 604801, "trigger": {"event": "healthcheck.check_failed"}, ` + actions + `}`, "cooldownSeconds", "between 0 and 604800"},
 		{"cooldown fraction", `{"name": "n", "cooldownSeconds": 1.5, "trigger": {"event": "healthcheck.check_failed"}, ` + actions + `}`, "cooldownSeconds", "integer"},
+		{"cooldown as a string", `{"name": "n", "cooldownSeconds": "10", "trigger": {"event": "healthcheck.check_failed"}, ` + actions + `}`, "cooldownSeconds", "integer"},
+		{"window count as a string", `{"name": "n", "trigger": {"event": "healthcheck.check_failed", "window": {"count": "3", "minutes": 5}}, ` + actions + `}`, "trigger.window.count", "integer"},
 		{"actions missing", `{"name": "n", "trigger": {"event": "healthcheck.check_failed"}}`, "actions", "is required"},
 		{"actions empty", act(``), "actions", "1 to 20"},
 		{"too many actions", act(strings.TrimSuffix(strings.Repeat(`{"type": "run_check", "config": {"systemId": "s", "configurationId": "c"}},`, 21), ",")), "actions", "1 to 20"},
