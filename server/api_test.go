@@ -119,6 +119,8 @@ func TestWritesSignalAffectedEntities(t *testing.T) {
 	step("rename system", "PATCH", "/api/v1/systems/c", map[string]any{"name": "C"}, 200, "c")
 	step("disassociate", "DELETE", "/api/v1/systems/c/checks/"+id, nil, 204, "c")
 	step("retention", "PUT", "/api/v1/systems/a/checks/"+id+"/retention", map[string]any{"retentionConfig": nil}, 200)
+	step("flap detection", "PUT", "/api/v1/systems/a/flap-detection", map[string]any{"flapDetection": map[string]any{"startPercent": 40, "stopPercent": 20}}, 200, "a")
+	step("bad flap detection", "PUT", "/api/v1/systems/a/flap-detection", map[string]any{"flapDetection": map[string]any{"startPercent": 20, "stopPercent": 40}}, 422)
 	step("create check", "POST", "/api/v1/checks", map[string]any{"name": "n", "strategyId": "tcp", "intervalSeconds": 9, "config": map[string]any{"host": "h", "port": 1}}, 201)
 	step("read", "GET", "/api/v1/systems/a/health", nil, 200)
 	step("defaults", "PUT", "/api/v1/settings/notification-defaults", map[string]any{"suppressDeEscalations": true}, 200, "a", "b")
@@ -363,5 +365,54 @@ func TestSecretsNeedAKey(t *testing.T) {
 	var n int
 	if err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM health_check_configurations WHERE config::text LIKE '%pw-1234%'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d configurations hold the password (%v)", n, err)
+	}
+}
+
+// Flap detection thresholds: null until set, set and read back, bad ones a 422 naming the field
+// that changes nothing, null resets.
+func TestFlapDetectionThresholds(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustSystem("f")
+	get := func() string {
+		t.Helper()
+		res := e.do("GET", "/api/v1/systems/f/flap-detection", tokRead, nil)
+		if res.status != 200 {
+			t.Fatalf("get = %s", res)
+		}
+		return strings.Join(strings.Fields(string(res.body)), "")
+	}
+	if got := get(); got != `{"flapDetection":null}` {
+		t.Fatalf("a new system: %s", got)
+	}
+	if res := e.do("PUT", "/api/v1/systems/f/flap-detection", tokManage, map[string]any{"flapDetection": map[string]any{"startPercent": 60, "stopPercent": 30.5}}); res.status != 200 {
+		t.Fatalf("put = %s", res)
+	}
+	if got := get(); got != `{"flapDetection":{"startPercent":60,"stopPercent":30.5}}` {
+		t.Fatalf("after put: %s", got)
+	}
+	for _, bad := range []map[string]any{
+		{"flapDetection": map[string]any{"startPercent": 30, "stopPercent": 60}},
+		{"flapDetection": map[string]any{"startPercent": 101, "stopPercent": 60}},
+		{"flapDetection": map[string]any{"startPercent": 60}},
+		{"flapDetection": map[string]any{"startPercent": "60", "stopPercent": 30}},
+		{},
+	} {
+		res := e.do("PUT", "/api/v1/systems/f/flap-detection", tokManage, bad)
+		if p := res.problem(t); res.status != 422 && res.status != 400 || !strings.Contains(string(res.body), "flapDetection") {
+			t.Errorf("%v = %s (%+v)", bad, res, p)
+		}
+	}
+	if got := get(); got != `{"flapDetection":{"startPercent":60,"stopPercent":30.5}}` {
+		t.Fatalf("a rejected write changed the thresholds: %s", got)
+	}
+	if res := e.do("PUT", "/api/v1/systems/nope/flap-detection", tokManage, map[string]any{"flapDetection": nil}); res.status != 404 {
+		t.Errorf("unknown system = %s", res)
+	}
+	if res := e.do("PUT", "/api/v1/systems/f/flap-detection", tokManage, map[string]any{"flapDetection": nil}); res.status != 200 {
+		t.Fatalf("reset = %s", res)
+	}
+	if got := get(); got != `{"flapDetection":null}` {
+		t.Fatalf("after reset: %s", got)
 	}
 }

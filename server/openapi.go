@@ -179,8 +179,14 @@ func componentSchemas() schema {
 			"hourlyRetentionDays": schema{"type": "integer", "minimum": 7, "maximum": 90, "default": 30},
 			"dailyRetentionDays":  schema{"type": "integer", "minimum": 30, "maximum": 1095, "default": 365},
 		}), "Absent fields take their defaults."),
-		"RetentionEnvelope": object([]string{"retentionConfig"}, schema{"retentionConfig": orNull(ref("RetentionConfig"))}),
-		"RetentionPut":      object([]string{"retentionConfig"}, schema{"retentionConfig": describe(orNull(ref("RetentionConfigInput")), "null resets to the defaults.")}),
+		"FlapThresholds": object([]string{"startPercent", "stopPercent"}, schema{
+			"startPercent": schema{"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+			"stopPercent":  schema{"type": "number", "exclusiveMinimum": 0, "maximum": 100},
+		}),
+		"FlapDetectionEnvelope": object([]string{"flapDetection"}, schema{"flapDetection": orNull(ref("FlapThresholds"))}),
+		"FlapDetectionPut":      object([]string{"flapDetection"}, schema{"flapDetection": describe(orNull(ref("FlapThresholds")), "null resets to the defaults.")}),
+		"RetentionEnvelope":     object([]string{"retentionConfig"}, schema{"retentionConfig": orNull(ref("RetentionConfig"))}),
+		"RetentionPut":          object([]string{"retentionConfig"}, schema{"retentionConfig": describe(orNull(ref("RetentionConfigInput")), "null resets to the defaults.")}),
 		"Assignment": object([]string{"systemId", "configurationId", "configurationName", "enabled", "locations", "createdAt", "updatedAt"}, schema{
 			"systemId": str(), "configurationId": schema{"type": "string", "format": "uuid"}, "configurationName": str(), "enabled": boolean(),
 			"stateThresholds":    describe(ref("Thresholds"), "Absent: the defaults (consecutive 1/2/5)."),

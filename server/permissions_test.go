@@ -65,6 +65,11 @@ func permCases() []permCase {
 		{method: "POST", path: "/api/v1/checks/{checkId}/resume", scope: pManage, ok: 200,
 			fresh: func(_ *env, v map[string]string) { v["checkId"] = v["pausable"] }},
 
+		{method: "GET", path: "/api/v1/systems/{systemId}/flap-detection", scope: pRead, ok: 200},
+		{method: "PUT", path: "/api/v1/systems/{systemId}/flap-detection", scope: pManage, ok: 200,
+			body: func(map[string]string) any {
+				return map[string]any{"flapDetection": map[string]any{"startPercent": 40, "stopPercent": 20}}
+			}},
 		{method: "GET", path: "/api/v1/systems/{systemId}/checks", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/systems/{systemId}/checks/{checkId}", scope: pManage, ok: 200,
 			body: func(map[string]string) any { return map[string]any{"enabled": true} }},

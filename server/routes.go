@@ -143,6 +143,11 @@ func (s *Server) routeTable() []route {
 			status: 200, response: "Check", errors: []int{503}}},
 
 		// Assignments.
+		{method: get, path: v1 + "/systems/{systemId}/flap-detection", auth: true, scope: cfgRead, handler: s.getFlapDetection, doc: opDoc{id: "getFlapDetection", tag: "Systems", summary: "Get a system's flap detection thresholds (null = defaults: start 50 %, stop 25 %)",
+			status: 200, response: "FlapDetectionEnvelope"}},
+		{method: put, path: v1 + "/systems/{systemId}/flap-detection", auth: true, scope: cfgManage, handler: s.putFlapDetection, doc: opDoc{id: "updateFlapDetection", tag: "Systems", summary: "Set or reset a system's flap detection thresholds",
+			desc: "Percent state change over the last 21 evaluated statuses (Nagios' weighting): the system (or a check) starts flapping at ≥ startPercent and stops at ≤ stopPercent; 0 < stopPercent < startPercent ≤ 100. While the system flaps, its transition notifications are replaced by one flapping notification and one when it stops. 403 when the system is managed by GitOps.",
+			body: "FlapDetectionPut", status: 200, response: "FlapDetectionEnvelope", errors: []int{503}}},
 		{method: get, path: v1 + "/systems/{systemId}/checks", auth: true, scope: cfgRead, handler: s.listAssignments, doc: opDoc{id: "getSystemAssociations", tag: "Assignments", summary: "List the checks assigned to a system (enabled or not)",
 			status: 200, response: "AssignmentList"}},
 		{method: put, path: v1 + "/systems/{systemId}/checks/{checkId}", auth: true, scope: cfgManage, handler: s.putAssignment, doc: opDoc{id: "associateSystem", tag: "Assignments", summary: "Assign a check to a system (upsert)",
