@@ -294,7 +294,7 @@ type compiledAutomation struct {
 
 // Consume implements Consumer.
 func (c *AutomationConsumer) Consume(ctx context.Context, ev store.Event) error {
-	if _, ok := automation.LookupEvent(ev.Type); !ok {
+	if !automation.IsTrigger(ev.Type) {
 		return nil
 	}
 	list, err := c.Store.EnabledAutomations(ctx, ev.Type)

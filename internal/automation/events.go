@@ -98,6 +98,16 @@ func Events() []EventDefinition {
 	}
 }
 
+// IsTrigger reports whether event is one of the trigger events (Events), without building
+// their definitions: the outbox dispatcher asks it for every event, hooks included.
+func IsTrigger(event string) bool {
+	switch event {
+	case EventSystemDegraded, EventSystemHealthy, EventSystemHealthChanged, EventCheckFailed, EventFlappingStarted, EventFlappingStopped:
+		return true
+	}
+	return false
+}
+
 // LookupEvent returns the definition of a trigger event.
 func LookupEvent(event string) (EventDefinition, bool) {
 	for _, d := range Events() {

@@ -106,3 +106,18 @@ func TestPayloadSchemas(t *testing.T) {
 		})
 	}
 }
+
+// IsTrigger agrees with Events: every trigger event and nothing else.
+func TestIsTrigger(t *testing.T) {
+	t.Parallel()
+	for _, d := range Events() {
+		if !IsTrigger(d.Event) {
+			t.Errorf("IsTrigger(%q) = false", d.Event)
+		}
+	}
+	for _, e := range []string{"", "healthcheck.check.completed", "healthcheck.check.failed", "healthcheck.assignment.changed", "notification.channel_failing"} {
+		if IsTrigger(e) {
+			t.Errorf("IsTrigger(%q) = true", e)
+		}
+	}
+}
