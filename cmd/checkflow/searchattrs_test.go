@@ -59,9 +59,9 @@ func TestWorkerWithoutSearchAttributePermission(t *testing.T) {
 	}{
 		{"add denied, attributes missing", "bare-" + suffix, true,
 			"temporal operator search-attribute create --address " + srv.HostPort() + " --namespace bare-" + suffix +
-				" --name CheckflowFailingChecks --type Int --name CheckflowHealth --type Keyword --name CheckflowSystemId --type Keyword"},
+				" --name CheckflowAutomationId --type Keyword --name CheckflowFailingChecks --type Int --name CheckflowHealth --type Keyword --name CheckflowSystemId --type Keyword"},
 		{"list and add denied, attributes missing", "nolist-" + suffix, true,
-			"temporal operator search-attribute create --address " + srv.HostPort() + " --namespace nolist-" + suffix + " --name CheckflowFailingChecks"},
+			"temporal operator search-attribute create --address " + srv.HostPort() + " --namespace nolist-" + suffix + " --name CheckflowAutomationId"},
 		{"list and add denied, attributes present", "default", false, ""},
 	}
 	for _, tc := range cases {
@@ -96,7 +96,7 @@ func TestWorkerWithoutSearchAttributePermission(t *testing.T) {
 			if code != 2 || len(lines) != 1 {
 				t.Fatalf("exit code %d with %d stderr lines, want 2 and one line; stdout %q; stderr:\n%s", code, len(lines), line, stderr.String())
 			}
-			for _, want := range []string{"--temporal-namespace", "lacks the search attribute(s) CheckflowFailingChecks, CheckflowHealth, CheckflowSystemId", "permission denied", tc.wantLine} {
+			for _, want := range []string{"--temporal-namespace", "lacks the search attribute(s) CheckflowAutomationId, CheckflowFailingChecks, CheckflowHealth, CheckflowSystemId", "permission denied", tc.wantLine} {
 				if !strings.Contains(lines[0], want) {
 					t.Errorf("stderr line does not contain %q:\n%s", want, lines[0])
 				}
