@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"sort"
 	"strconv"
@@ -817,8 +818,11 @@ func lcRunLoad(tb testing.TB, systems, checksPer, interval, backlogDays int, bas
 		recording = into
 		mu.Unlock()
 	}
+	// CHECKFLOW_BENCH_LC_PAUSE sets the jobs' pause factor (default activities.DefaultPauseFactor).
+	pause, _ := strconv.ParseFloat(os.Getenv("CHECKFLOW_BENCH_LC_PAUSE"), 64)
 	w, err := worker.Start(worker.Config{Client: shared.temporal.Client, Pool: pool, TaskQueue: queue, ProbeTaskQueue: probes,
-		EntityOptions: workflows.EntityOptions{ProbeTaskQueue: probes}, Hooks: hooks, Logger: testutil.Logger(tb)})
+		EntityOptions: workflows.EntityOptions{ProbeTaskQueue: probes}, Hooks: hooks, Logger: testutil.Logger(tb),
+		Lifecycle: worker.LifecycleConfig{PauseFactor: pause}})
 	if err != nil {
 		tb.Fatal(err)
 	}
