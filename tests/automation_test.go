@@ -245,3 +245,59 @@ func TestAutomationActionAcrossWorkerKill(t *testing.T) {
 	t.Logf("the target saw %d probe(s) (the held one and its retry after the kill)", held)
 	mu.Unlock()
 }
+
+// The notify and set_assignment_enabled actions end to end: a system turns degraded; its
+// automation sends a message rendered from its templates through a notification channel (a
+// webhook receiver) and disables another check's assignment (the entity is told and drops it).
+func TestAutomationNotifyAndDisableActions(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := newStack(t)
+	rcv := newReceiver(t, "", nil)
+	cfg, _ := json.Marshal(map[string]any{"url": rcv.srv.URL})
+	// Subscribed to nothing the system's transitions would send (check_failed only): every post
+	// comes from the automation.
+	ch, err := s.store.CreateChannel(ctx, store.ChannelInput{Name: "ops", Type: "webhook", Config: cfg, Enabled: true,
+		Systems: []string{"nobody"}, Events: []string{"check_failed"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := s.system(t, "acted")
+	tg, other := newTarget(t), newTarget(t)
+	s.httpCheck(t, sys, "api", tg.srv.URL, 1, consecutiveThresholds(1, 1000))
+	spare := s.httpCheck(t, sys, "spare", other.srv.URL, 1, nil)
+	body, _ := json.Marshal(map[string]any{"name": "notify and disable",
+		"trigger": map[string]any{"event": health.EventSystemDegraded},
+		"actions": []any{
+			map[string]any{"type": "notify", "config": map[string]any{"channelId": ch.ID,
+				"title": "{{.Payload.systemId}} went {{.Payload.newStatus}}", "body": "automation {{.AutomationID}}"}},
+			map[string]any{"type": "set_assignment_enabled", "config": map[string]any{"systemId": sys, "configurationId": spare, "enabled": false}},
+		}})
+	id := s.automation(t, string(body))
+	if err := s.entities.ConfigChanged(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	s.waitStatus(t, sys, health.Healthy, 30*time.Second)
+	tg.code.Store(http.StatusInternalServerError)
+	s.waitStatus(t, sys, health.Degraded, 30*time.Second)
+
+	posts := rcv.waitPosts(t, 1, 30*time.Second)
+	if got, want := posts[0].msg.Title, sys+" went degraded"; got != want {
+		t.Errorf("notify title %q, want %q", got, want)
+	}
+	if got, want := posts[0].msg.Body, "automation "+id; got != want {
+		t.Errorf("notify body %q, want %q", got, want)
+	}
+	waitFor(t, 30*time.Second, "the spare check's assignment to be disabled and dropped by the entity", func() (bool, error) {
+		a, err := s.store.GetAssignment(ctx, sys, spare)
+		if err != nil || a.Enabled {
+			return false, err
+		}
+		v := s.view(t, sys)
+		return v != nil && v.TotalChecks == 1, nil
+	})
+	waitFor(t, 30*time.Second, "both outcomes", func() (bool, error) {
+		n := s.count(t, `SELECT count(*) FROM automation_fires WHERE automation_id = $1 AND outcome = 'succeeded'`, id)
+		return n == 2, nil
+	})
+}
