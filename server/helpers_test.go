@@ -168,7 +168,7 @@ func newEnv(t testing.TB, opts ...Option) *env {
 	t.Helper()
 	pool := testutil.NewPool(t)
 	e := &env{t: t, pool: pool, store: store.New(pool), entities: &fakeEntities{}, tokens: map[string]string{}, box: testutil.SecretBox(t)}
-	opts = append([]Option{WithClock(func() time.Time { return t0 })}, opts...)
+	opts = append([]Option{WithClock(func() time.Time { return t0 }), WithStream(fastStream())}, opts...)
 	e.srv = New(Config{Pool: pool, Entities: e.entities, Version: "test", SecretBox: e.box}, opts...)
 	for name, scopes := range map[string][]string{
 		tokStatus: {ScopeStatusRead}, tokRead: {ScopeConfigRead}, tokManage: {ScopeConfigManage},

@@ -275,6 +275,7 @@ func componentSchemas() schema {
 	}
 	maps.Copy(out, notificationSchemas())
 	maps.Copy(out, automationSchemas())
+	maps.Copy(out, statusPageSchemas())
 	return out
 }
 
@@ -383,6 +384,9 @@ func (r route) operation() schema {
 		}
 		params = append(params, p)
 	}
+	for _, h := range d.headers {
+		params = append(params, schema{"name": h.name, "in": "header", "required": h.required, "description": h.desc, "schema": h.schema})
+	}
 	if d.idempotencyKey {
 		params = append(params, schema{"name": "Idempotency-Key", "in": "header", "required": false,
 			"description": "Makes the request idempotent (1–200 visible ASCII characters).",
@@ -395,10 +399,17 @@ func (r route) operation() schema {
 		op["requestBody"] = schema{"required": !d.bodyOptional, "content": schema{"application/json": schema{"schema": ref(d.body)}}}
 	}
 	responses := schema{}
+	media := d.media
+	if media == "" {
+		media = "application/json"
+	}
 	success := func(status int) schema {
 		resp := schema{"description": http.StatusText(status)}
-		if d.response != "" {
-			resp["content"] = schema{"application/json": schema{"schema": ref(d.response)}}
+		if d.response != "" && status != http.StatusNotModified {
+			resp["content"] = schema{media: schema{"schema": ref(d.response)}}
+		}
+		if len(d.respHeaders) > 0 {
+			resp["headers"] = d.respHeaders
 		}
 		return resp
 	}
@@ -468,6 +479,7 @@ func (s *Server) openAPIDocument() schema {
 		{"Assignments", "Checks assigned to systems, their thresholds, policies, retention, and run-now."},
 		{"History", "Runs and aggregated history."},
 		{"Health", "System health, health state, transitions and events."},
+		{"Status page", "Uptime on the evaluated status, badges (SVG) and the live event stream (Server-Sent Events)."},
 		{"Settings", "Platform settings."},
 		{"Notifications", "Notification channels (webhook, Slack, Discord, Microsoft Teams, PagerDuty, email), test notifications and the delivery log."},
 		{"Maintenance", "Maintenance windows: no notifications for their systems while they are active."},

@@ -117,6 +117,9 @@ func TestDatabaseUnavailableIs503ProblemWithRetryAfter(t *testing.T) {
 				{"GET", "/api/v1/checks", "cf_unknown-token", nil},
 				{"POST", "/api/v1/systems", "cf_unknown-token", map[string]any{"id": "s", "name": "S"}},
 				{"POST", "/api/v1/systems/s/checks/" + check + "/run", "cf_unknown-token", nil},
+				{"GET", "/api/v1/systems/s/uptime?window=7d", "", nil},
+				{"GET", "/api/v1/systems/s/badges/uptime.svg", "", nil},
+				{"GET", "/api/v1/stream", "", nil},
 			} {
 				start := time.Now()
 				res := anon.WithToken(r.token).Do(r.method, r.path, r.body)

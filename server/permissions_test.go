@@ -19,6 +19,8 @@ type permCase struct {
 	body         func(v map[string]string) any
 	// fresh creates the objects a destructive request consumes.
 	fresh func(e *env, v map[string]string)
+	// stream: the endpoint streams; the request ends once the first bytes are flushed.
+	stream bool
 }
 
 const (
@@ -100,6 +102,12 @@ func permCases() []permCase {
 			body: func(v map[string]string) any { return map[string]any{"systemIds": []string{v["systemId"]}} }},
 		{method: "GET", path: "/api/v1/systems/{systemId}/transitions", scope: pStatus, ok: 200},
 		{method: "GET", path: "/api/v1/events", scope: pDetails, ok: 200},
+
+		{method: "GET", path: "/api/v1/systems/{systemId}/uptime", query: "window=7d", scope: pStatus, ok: 200},
+		{method: "GET", path: "/api/v1/systems/{systemId}/badges/status.svg", scope: pStatus, ok: 200},
+		{method: "GET", path: "/api/v1/systems/{systemId}/badges/uptime.svg", query: "window=30d", scope: pStatus, ok: 200},
+		{method: "GET", path: "/api/v1/systems/{systemId}/badges/latency.svg", scope: pStatus, ok: 200},
+		{method: "GET", path: "/api/v1/stream", query: "systemId={systemId}", scope: pStatus, ok: 200, stream: true},
 
 		{method: "GET", path: "/api/v1/settings/notification-defaults", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/settings/notification-defaults", scope: pManage, ok: 200,
@@ -211,7 +219,7 @@ func TestPermissionMatrix(t *testing.T) {
 	tokens := []string{tokNone, tokStatus, tokRead, tokManage, tokDetails, tokAdmin}
 	n := 0
 	for _, public := range []bool{true, false} {
-		srv := New(Config{Pool: e.pool, Entities: e.entities, Version: "test"}, WithPublicStatus(public), WithClock(func() time.Time { return t0 }))
+		srv := New(Config{Pool: e.pool, Entities: e.entities, Version: "test"}, WithPublicStatus(public), WithClock(func() time.Time { return t0 }), WithStream(fastStream()))
 		e.srv = srv
 		for _, c := range permCases() {
 			for _, tok := range append(tokens, "bogus") {
@@ -230,6 +238,9 @@ func TestPermissionMatrix(t *testing.T) {
 				}
 				if c.query != "" {
 					path += "?" + c.query
+					for k, val := range vars {
+						path = strings.ReplaceAll(path, "{"+k+"}", val)
+					}
 				}
 				var body any
 				if c.body != nil {
@@ -239,7 +250,12 @@ func TestPermissionMatrix(t *testing.T) {
 				if tok == "bogus" {
 					secret = "cf_not-a-token"
 				}
-				res := e.do(c.method, path, secret, body)
+				var res response
+				if c.stream {
+					res = e.doStream(path, secret)
+				} else {
+					res = e.do(c.method, path, secret, body)
+				}
 				want := expectedStatus(c.scope, tok, public, c.ok)
 				if tok == "bogus" && c.scope != pPublic {
 					want = http.StatusUnauthorized

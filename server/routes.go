@@ -47,6 +47,13 @@ type opDoc struct {
 	errors []int
 	// extraScope documents a scope some parameter values need (detailed=true).
 	extraScope string
+	// media is the success response's media type ("" = application/json); response then
+	// names a schema of that media type (e.g. a string).
+	media string
+	// respHeaders documents headers of the success responses (OpenAPI header objects by name).
+	respHeaders schema
+	// headers documents request headers besides Authorization and Idempotency-Key.
+	headers []param
 }
 
 // param is a query parameter.
@@ -101,7 +108,7 @@ func (s *Server) routeTable() []route {
 		cfgManage                  = ScopeConfigManage
 		details                    = ScopeDetailsRead
 	)
-	return []route{
+	routes := []route{
 		// Platform.
 		{method: get, path: "/healthz", handler: s.healthz, doc: opDoc{id: "healthz", tag: "Platform", summary: "Liveness", status: 200, response: "Liveness"}},
 		{method: get, path: "/readyz", handler: s.readyz, doc: opDoc{id: "readyz", tag: "Platform", summary: "Readiness: PostgreSQL and Temporal answer", status: 200, response: "Readiness", errors: []int{503}}},
@@ -292,4 +299,6 @@ func (s *Server) routeTable() []route {
 			desc:  "One item per action of a fire; its id is the action's idempotency key `<event key>:<automation id>:<action index>`. The outcome is pending until the action reports succeeded or failed.",
 			query: []param{limitParam(100), offsetParam()}, status: 200, response: "AutomationFireList"}},
 	}
+	// Status page: uptime, badges, the live stream (openapi_status.go).
+	return append(routes, s.statusPageRoutes()...)
 }

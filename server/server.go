@@ -24,6 +24,7 @@ import (
 	"github.com/checkflow/checkflow/internal/automation"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/eventstream"
 	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
@@ -138,8 +139,11 @@ type Server struct {
 	// compiler compiles automations (CEL filters and partitionBy) against the trigger events'
 	// payload schemas; built once, safe for concurrent use.
 	compiler *automation.Compiler
-	routes   []route
-	openapi  []byte
+	// hub is the process's one outbox poller of the live stream (GET /api/v1/stream).
+	hub        *eventstream.Hub
+	streamOpts StreamOptions
+	routes     []route
+	openapi    []byte
 }
 
 // New builds the API's routes.
@@ -175,6 +179,7 @@ func New(cfg Config, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.hub = s.newStreamHub()
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true

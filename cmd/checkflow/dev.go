@@ -159,7 +159,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(c.publicStatus))
-	cleanup.push(serveHTTP(httpListener, api.Handler(), log))
+	cleanup.push(serveHTTP(httpListener, api.Handler(), log, api.Close))
 
 	fmt.Fprintf(stdout, "checkflow dev is ready (version %s)\n", currentVersion())
 	fmt.Fprintf(stdout, "  API:          %s\n", urlOf(httpListener.Addr().String())) // the port chosen for :0

@@ -70,7 +70,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cleanup.push(serveHTTP(l, api.Handler(), log))
+	cleanup.push(serveHTTP(l, api.Handler(), log, api.Close))
 	warnNoSecretKey(box, log)
 	fmt.Fprintf(stdout, "checkflow server %s listening on %s\n", currentVersion(), urlOf(l.Addr().String()))
 	<-ctx.Done()

@@ -82,9 +82,14 @@ func listenHTTP(addr string) (net.Listener, error) {
 	return l, nil
 }
 
-// serveHTTP serves h on l until the returned stop function shuts it down gracefully.
-func serveHTTP(l net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
+// serveHTTP serves h on l until the returned stop function shuts it down gracefully. onShutdown
+// runs when the shutdown starts: it ends the requests that never go idle (the API's live
+// streams), which Shutdown would otherwise wait for.
+func serveHTTP(l net.Listener, h http.Handler, log *slog.Logger, onShutdown ...func()) (stop func()) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	for _, f := range onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
