@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,13 +27,17 @@ const (
 	listenRetryMax = 30 * time.Second
 	// listenWait bounds how long a session waits for its worker's listener before it claims.
 	listenWait = 5 * time.Second
+	// commitWithin bounds how long after its probe a quiet run's commit starts (its write may
+	// wait for others to share a group commit, and for the session's write before it).
+	commitWithin = 40 * time.Millisecond
 )
 
 // Sessions runs probe sessions (workflows.ActivityProbeSession): for one system at a time per
 // session, it keeps the cadence of the entity's local checks with the worker's clock, probes
-// them with the Prober, stores each quiet batch itself (store.Persist with a SessionFence) and
-// ends — handing its runs to the entity — on a run that may change a status, when the entity
-// revokes it, or after MaxRuns/MaxDuration. No heartbeat is recorded (each one is a billable
+// them with the Prober, stores its quiet batches itself (with a SessionFence, through Commits
+// or else store.Persist; a write never holds up the next probe) and ends — handing its runs to
+// the entity — on a run that may change a status, when the entity revokes it, or after
+// MaxRuns/MaxDuration. No heartbeat is recorded (each one is a billable
 // action): a session lost with a crashed worker is noticed by its StartToClose timeout.
 //
 // A worker killed outright (its sessions die with it) is noticed sooner by Watch in the workers
@@ -44,6 +49,11 @@ type Sessions struct {
 	Logger *slog.Logger
 	// LostSignal tells the entity of systemID that its session is lost (Watch).
 	LostSignal func(ctx context.Context, systemID, session string) error
+	// Commits stores the sessions' quiet batches, many systems' in one transaction (nil: each
+	// batch alone, with Entity.Store.Persist).
+	Commits *store.GroupCommitter
+	// persistWrite, when set, stores the sessions' writes instead (tests).
+	persistWrite func(ctx context.Context, in store.PersistInput, by time.Time) (bool, error)
 
 	// owner is the backend pid of this process's listening connection (0: not listening).
 	owner atomic.Uint32
@@ -235,7 +245,9 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 		return res, nil
 	}
 	st := s.Entity.Store
-	seq, ok, err := st.ClaimProbeSession(ctx, req.SystemID, req.Session, s.expiry(checks, time.Now()), s.awaitOwner(ctx))
+	// The checks' configurations do not change during the session: their timeout is read once.
+	timeout := workflows.ProbeTimeout(checks[0].Config)
+	seq, ok, err := st.ClaimProbeSession(ctx, req.SystemID, req.Session, expiry(checks, timeout, time.Now()), s.awaitOwner(ctx))
 	if err != nil {
 		return res, fmt.Errorf("claim probe session: %w", err)
 	}
@@ -267,35 +279,132 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 			}
 		}
 	}()
+
+	// Quiet batches are stored without holding up the cadence: one write is in flight at a time
+	// (while it waits for its group commit the session goes on probing), and the batches probed
+	// meanwhile are stored together in the next write once it succeeded — in order, each run
+	// once. When a write fails, it and the batches after it are handed back as pending.
+	var flight *sessionFlight   // the write being stored
+	var buffered *sessionBuffer // quiet batches waiting for the flight
+	// land waits for the write in flight and records it as stored; false when it was not (the
+	// session ends: its runs, and the buffered ones, are pending).
+	land := func() bool {
+		f := flight
+		if f == nil {
+			return true
+		}
+		flight = nil
+		<-f.done
+		if f.err != nil {
+			res.Pending = append(res.Pending, f.results...)
+			if buffered != nil {
+				res.Pending, buffered = append(res.Pending, buffered.results...), nil
+			}
+			if errors.Is(f.err, store.ErrSessionFenced) {
+				res.Reason = workflows.SessionEndFenced
+			} else {
+				s.logger().Warn("a probe session could not store its runs; the entity stores them", "systemId", req.SystemID, "error", f.err)
+				res.Reason = workflows.SessionEndStoreError
+			}
+			return false
+		}
+		if h := s.Entity.Hooks.Persisted; h != nil {
+			h(workflows.PersistRequest{SystemID: req.SystemID, At: f.in.At, Runs: f.results}, true, time.Now())
+		}
+		for _, r := range f.results {
+			res.Stored = append(res.Stored, workflows.SessionRun{ID: r.ID, ConfigurationID: r.ConfigurationID, Status: r.Status, ExecutedAt: r.ExecutedAt})
+		}
+		undispatched = true
+		if time.Since(lastDispatch) >= SessionDispatchEvery {
+			if err := s.Entity.dispatch(ctx, req.SystemID, nil); err != nil {
+				s.logger().Warn("dispatching a probe session's hooks failed", "systemId", req.SystemID, "error", err)
+			} else {
+				undispatched = false
+			}
+			lastDispatch = time.Now()
+		}
+		return true
+	}
+	// unstored counts the runs probed and not (yet) stored.
+	unstored := func() int {
+		n := 0
+		if flight != nil {
+			n += len(flight.results)
+		}
+		if buffered != nil {
+			n += len(buffered.results)
+		}
+		return n
+	}
+
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+loop:
 	for {
-		// The earliest due check; no probe starts after the deadline.
+		// The earliest due check; no probe starts after the deadline or MaxRuns.
 		earliest := checks[0].NextDue
 		for _, c := range checks[1:] {
 			if c.NextDue.Before(earliest) {
 				earliest = c.NextDue
 			}
 		}
-		if earliest.After(deadline) {
-			res.Reason = workflows.SessionEndMaxDuration
+		full := len(res.Stored)+unstored() >= max(req.MaxRuns, 1)
+		if flight == nil && buffered != nil {
+			// The session's last write is not held back: the entity waits for the session.
+			flight, buffered = s.store(ctx, buffered, full || earliest.After(deadline)), nil
+		}
+		if flight == nil && (full || earliest.After(deadline)) {
+			if full {
+				res.Reason = workflows.SessionEndMaxRuns
+			} else {
+				res.Reason = workflows.SessionEndMaxDuration
+			}
 			break
 		}
-		timer.Reset(max(time.Until(earliest), 0))
+		var due <-chan time.Time
+		if !full && !earliest.After(deadline) {
+			timer.Reset(max(time.Until(earliest), 0))
+			due = timer.C
+		} else {
+			// Ending: only the write in flight is waited for, and it is not held back.
+			s.flush()
+		}
+		var landed chan struct{}
+		if flight != nil {
+			landed = flight.done
+		}
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
 		case <-stopping:
 			res.Reason = workflows.SessionEndStopping
+			break loop
 		case <-run.stop:
 			res.Reason = workflows.SessionEndFenced
-		case <-timer.C:
+			break loop
+		case <-landed:
+			if !land() {
+				break loop
+			}
+			continue
+		case <-due:
 		}
-		if res.Reason != "" {
-			break
-		}
-		// Probe every due check as one batch (like the entity's batches).
+		// Probe every due check as one batch (like the entity's batches). A check whose last run
+		// is not stored yet (its interval is shorter than a write) waits for it: a run is folded
+		// after the one before it, and pending runs hold each check once.
 		now := time.Now().UTC()
+		if unstoredCheckDue(checks, flight, buffered, now) {
+			if !land() {
+				break loop
+			}
+			if buffered != nil {
+				flight, buffered = s.store(ctx, buffered, true), nil
+				if !land() {
+					break loop
+				}
+			}
+			now = time.Now().UTC()
+		}
 		var items []workflows.ProbeItem
 		var idx []int
 		for i := range checks {
@@ -323,52 +432,49 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 			}
 		}
 		if urgent {
-			res.Pending, res.Reason = results, workflows.SessionEndUrgent
-			break
+			// What was probed before it is stored first, or handed back with it, in order.
+			if flight != nil {
+				s.flush()
+			}
+			if land() {
+				if buffered != nil {
+					res.Pending, buffered = append(res.Pending, buffered.results...), nil
+				}
+				res.Reason = workflows.SessionEndUrgent
+			}
+			res.Pending = append(res.Pending, results...)
+			break loop
 		}
-		in := store.PersistInput{SystemID: req.SystemID, Seq: max(seq, 1), At: now,
-			Session: &store.SessionFence{ID: req.Session, ExpiresAt: s.expiry(checks, now)}}
+		// Quiet: the session's windows go on from it (a write that fails ends the session).
+		for j, i := range idx {
+			checks[i].Recent, checks[i].LastRunAt = folded[j].Recent, folded[j].LastRunAt
+		}
+		if buffered == nil {
+			buffered = &sessionBuffer{in: store.PersistInput{SystemID: req.SystemID, Seq: max(seq, 1), At: now,
+				Session: &store.SessionFence{ID: req.Session}}, since: now}
+		}
+		b := buffered
+		b.in.At, b.in.Session.ExpiresAt = now, expiry(checks, timeout, now)
+		b.results = append(b.results, results...)
 		for j, r := range results {
-			in.Runs = append(in.Runs, store.RunRecord{ID: r.ID, ConfigurationID: r.ConfigurationID, Status: r.Status,
+			b.in.Runs = append(b.in.Runs, store.RunRecord{ID: r.ID, ConfigurationID: r.ConfigurationID, Status: r.Status,
 				LatencyMs: r.LatencyMs, Result: r.Result, Timestamp: r.ExecutedAt})
-			in.Checks = append(in.Checks, store.CheckState{ConfigurationID: r.ConfigurationID, Status: folded[j].Status,
+			b.in.Checks = append(b.in.Checks, store.CheckState{ConfigurationID: r.ConfigurationID, Status: folded[j].Status,
 				RunsConsidered: min(len(folded[j].Recent), health.MaxWindowRuns)})
 			for _, ev := range workflows.SessionHooks(req.SystemID, r) {
-				in.Events = append(in.Events, store.EventRecord{Type: ev.Type, Discriminator: ev.Discriminator,
+				b.in.Events = append(b.in.Events, store.EventRecord{Type: ev.Type, Discriminator: ev.Discriminator,
 					Payload: ev.Payload, Key: r.ID + ":" + ev.Type})
 			}
 		}
-		if _, err := st.Persist(ctx, in); err != nil {
-			res.Pending = results
-			if errors.Is(err, store.ErrSessionFenced) {
-				res.Reason = workflows.SessionEndFenced
-			} else {
-				s.logger().Warn("a probe session could not store its runs; the entity stores them", "systemId", req.SystemID, "error", err)
-				res.Reason = workflows.SessionEndStoreError
-			}
-			break
-		}
-		if h := s.Entity.Hooks.Persisted; h != nil {
-			h(workflows.PersistRequest{SystemID: req.SystemID, At: now, Runs: results}, true, time.Now())
-		}
-		for j, i := range idx {
-			checks[i].Recent, checks[i].LastRunAt = folded[j].Recent, folded[j].LastRunAt
-			r := results[j]
-			res.Stored = append(res.Stored, workflows.SessionRun{ID: r.ID, ConfigurationID: r.ConfigurationID, Status: r.Status, ExecutedAt: r.ExecutedAt})
-		}
-		undispatched = true
-		if time.Since(lastDispatch) >= SessionDispatchEvery {
-			if err := s.Entity.dispatch(ctx, req.SystemID, nil); err != nil {
-				s.logger().Warn("dispatching a probe session's hooks failed", "systemId", req.SystemID, "error", err)
-			} else {
-				undispatched = false
-			}
-			lastDispatch = time.Now()
-		}
-		if len(res.Stored) >= req.MaxRuns {
-			res.Reason = workflows.SessionEndMaxRuns
-			break
-		}
+	}
+	// Ended early (stopping, revoked, urgent, failed): a write in flight is waited for; what it
+	// did not store, and what was not sent, is handed back.
+	if flight != nil {
+		s.flush()
+		land()
+	}
+	if buffered != nil {
+		res.Pending = append(res.Pending, buffered.results...)
 	}
 	res.NextDue = nextDue()
 	s.logger().Debug("probe session ended", "systemId", req.SystemID, "session", req.Session, "reason", res.Reason,
@@ -376,14 +482,82 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 	return res, nil
 }
 
-// expiry is when the session's next write is due at the latest: the next due check plus its
-// probe's timeout and some slack.
-func (s *Sessions) expiry(checks []workflows.SessionCheck, now time.Time) time.Time {
+// sessionBuffer is a session's quiet batches probed since its last write was sent: its next
+// write (runs, check states and hooks in probe order).
+type sessionBuffer struct {
+	in      store.PersistInput
+	results []workflows.CheckResult
+	since   time.Time // the first batch's probe time
+}
+
+// sessionFlight is a session's write being stored.
+type sessionFlight struct {
+	in      store.PersistInput
+	results []workflows.CheckResult
+	done    chan struct{}
+	err     error // set before done is closed
+}
+
+// store sends the buffered batches as one write; its commit starts at most commitWithin after
+// the first of them was probed, or at once when the session waits for it (now).
+func (s *Sessions) store(ctx context.Context, b *sessionBuffer, now bool) *sessionFlight {
+	f := &sessionFlight{in: b.in, results: b.results, done: make(chan struct{})}
+	by := b.since.Add(commitWithin)
+	if now {
+		by = time.Now()
+	}
+	go func() {
+		defer close(f.done)
+		_, f.err = s.persist(ctx, f.in, by)
+	}()
+	return f
+}
+
+// unstoredCheckDue tells whether a check due at now has a run in the write in flight or the
+// buffered batches.
+func unstoredCheckDue(checks []workflows.SessionCheck, f *sessionFlight, b *sessionBuffer, now time.Time) bool {
+	if f == nil && b == nil {
+		return false
+	}
+	for i := range checks {
+		if checks[i].NextDue.After(now) {
+			continue
+		}
+		id := checks[i].ConfigurationID
+		if f != nil && slices.ContainsFunc(f.results, func(r workflows.CheckResult) bool { return r.ConfigurationID == id }) ||
+			b != nil && slices.ContainsFunc(b.results, func(r workflows.CheckResult) bool { return r.ConfigurationID == id }) {
+			return true
+		}
+	}
+	return false
+}
+
+// flush has the group commit of the write in flight start at once (the session waits for it).
+func (s *Sessions) flush() {
+	if s.Commits != nil && s.persistWrite == nil {
+		s.Commits.Flush()
+	}
+}
+
+// persist stores a session's quiet batch; its commit starts by `by` at the latest.
+func (s *Sessions) persist(ctx context.Context, in store.PersistInput, by time.Time) (bool, error) {
+	if s.persistWrite != nil {
+		return s.persistWrite(ctx, in, by)
+	}
+	if s.Commits != nil {
+		return s.Commits.PersistBy(ctx, in, by)
+	}
+	return s.Entity.Store.Persist(ctx, in)
+}
+
+// expiry is when the session's next write is due at the latest: the latest due check plus the
+// probe timeout (of the session's first check, see probeTimeout) and some slack.
+func expiry(checks []workflows.SessionCheck, probeTimeout time.Duration, now time.Time) time.Time {
 	latest := now
 	for _, c := range checks {
 		if c.NextDue.After(latest) {
 			latest = c.NextDue
 		}
 	}
-	return latest.Add(workflows.ProbeTimeout(checks[0].Config) + sessionExpirySlack)
+	return latest.Add(probeTimeout + sessionExpirySlack)
 }

@@ -409,7 +409,8 @@ func RegisterMain(r sdkworker.Registry, cfg Config) *activities.Sessions {
 	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 	// Probe sessions keep the cadence of checks without a location (changeProbeSessions).
-	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger}
+	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger,
+		Commits: ent.Store.NewGroupCommitter(store.GroupCommitOptions{})}
 	r.RegisterActivityWithOptions(sessions.ProbeSession, activity.RegisterOptions{Name: workflows.ActivityProbeSession})
 	r.RegisterActivityWithOptions(sessions.RevokeProbeSession, activity.RegisterOptions{Name: workflows.ActivityRevokeProbeSession})
 

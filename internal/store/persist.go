@@ -269,6 +269,15 @@ type bucketGroup struct {
 	b     health.Bucket
 }
 
+// source is the group's source id (nil = NULL, the default location).
+func (g *bucketGroup) source() *string {
+	if !g.key.hasSource {
+		return nil
+	}
+	src := g.key.source
+	return &src
+}
+
 // errNotApplied rolls a duplicate write back.
 var errNotApplied = errors.New("not applied")
 
@@ -290,37 +299,64 @@ const updateBucketSQL = `UPDATE health_check_aggregates SET
 		aggregated_result = $11::jsonb, tdigest_state = $12::jsonb, source_label = coalesce($13, source_label)
 	WHERE id = $1::uuid`
 
+// bucketRow receives a bucket row's bucketReturning columns after its id.
+type bucketRow struct {
+	b      health.Bucket
+	ar, td []byte
+}
+
+func (r *bucketRow) dest() []any {
+	b := &r.b
+	return []any{&b.RunCount, &b.HealthyCount, &b.DegradedCount, &b.UnhealthyCount, &b.LatencySumMs,
+		&b.AvgLatencyMs, &b.MinLatencyMs, &b.MaxLatencyMs, &b.P95LatencyMs, &r.ar, &r.td}
+}
+
+// bucket decodes the row's documents (id names the row in errors).
+func (r *bucketRow) bucket(id string) (health.Bucket, error) {
+	b := r.b
+	if len(r.ar) > 0 {
+		if err := json.Unmarshal(r.ar, &b.AggregatedResult); err != nil {
+			return health.Bucket{}, fmt.Errorf("aggregated_result of %s: %w", id, err)
+		}
+	}
+	if len(r.td) > 0 {
+		if err := json.Unmarshal(r.td, &b.TDigest); err != nil {
+			return health.Bucket{}, fmt.Errorf("tdigest_state of %s: %w", id, err)
+		}
+	}
+	return b, nil
+}
+
 func scanBucket(row pgx.Row) (string, health.Bucket, error) {
 	var id string
-	var b health.Bucket
-	var ar, td []byte
-	if err := row.Scan(&id, &b.RunCount, &b.HealthyCount, &b.DegradedCount, &b.UnhealthyCount, &b.LatencySumMs,
-		&b.AvgLatencyMs, &b.MinLatencyMs, &b.MaxLatencyMs, &b.P95LatencyMs, &ar, &td); err != nil {
+	var r bucketRow
+	if err := row.Scan(append([]any{&id}, r.dest()...)...); err != nil {
 		return "", health.Bucket{}, err
 	}
-	if len(ar) > 0 {
-		if err := json.Unmarshal(ar, &b.AggregatedResult); err != nil {
-			return "", health.Bucket{}, fmt.Errorf("aggregated_result of %s: %w", id, err)
-		}
-	}
-	if len(td) > 0 {
-		if err := json.Unmarshal(td, &b.TDigest); err != nil {
-			return "", health.Bucket{}, fmt.Errorf("tdigest_state of %s: %w", id, err)
-		}
+	b, err := r.bucket(id)
+	if err != nil {
+		return "", health.Bucket{}, err
 	}
 	return id, b, nil
 }
 
-func queueBucketUpdate(batch *pgx.Batch, id string, b health.Bucket, label *string) error {
-	ar, err := jsonValue(b.AggregatedResult)
-	if err != nil {
-		return fmt.Errorf("aggregated result: %w", err)
+// bucketDocs encodes a bucket's aggregated result and t-digest (nil: SQL NULL).
+func bucketDocs(b health.Bucket) (ar, td []byte, err error) {
+	if ar, err = jsonValue(b.AggregatedResult); err != nil {
+		return nil, nil, fmt.Errorf("aggregated result: %w", err)
 	}
-	var td []byte
 	if len(b.TDigest) > 0 {
 		if td, err = json.Marshal(b.TDigest); err != nil {
-			return fmt.Errorf("t-digest: %w", err)
+			return nil, nil, fmt.Errorf("t-digest: %w", err)
 		}
+	}
+	return ar, td, nil
+}
+
+func queueBucketUpdate(batch *pgx.Batch, id string, b health.Bucket, label *string) error {
+	ar, td, err := bucketDocs(b)
+	if err != nil {
+		return err
 	}
 	batch.Queue(updateBucketSQL, id, b.RunCount, b.HealthyCount, b.DegradedCount, b.UnhealthyCount, b.LatencySumMs,
 		b.AvgLatencyMs, b.MinLatencyMs, b.MaxLatencyMs, b.P95LatencyMs, ar, td, label)
@@ -419,47 +455,12 @@ const insertRunSQL = `INSERT INTO health_check_runs
 // concurrently — returns false and changes nothing. A system or configuration deleted meanwhile
 // is a *NotFoundError (the item cannot be persisted any more).
 func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
-	in.Runs = append([]RunRecord(nil), in.Runs...)
-	in.Checks = append([]CheckState(nil), in.Checks...)
-	if in.Transition != nil {
-		t := *in.Transition
-		in.Transition = &t
-	}
-	if err := in.validate(); err != nil {
+	p, err := prepareWrite(in)
+	if err != nil {
 		return false, err
 	}
-	for i := range in.Runs {
-		in.Runs[i].makeSafe()
-	}
-	at := in.At.UTC()
-
-	// Runs in time order; hourly buckets in a fixed order (lock order).
-	runs := make([]*RunRecord, len(in.Runs))
-	for i := range in.Runs {
-		runs[i] = &in.Runs[i]
-	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Timestamp.Before(runs[j].Timestamp) })
-	groupsByKey := map[bucketKey]*bucketGroup{}
-	var groups []*bucketGroup
-	for _, r := range runs {
-		k := bucketKey{configurationID: r.ConfigurationID, start: health.HourStart(r.Timestamp)}
-		if r.SourceID != nil {
-			k.source, k.hasSource = *r.SourceID, true
-		}
-		g := groupsByKey[k]
-		if g == nil {
-			g = &bucketGroup{key: k}
-			groupsByKey[k] = g
-			groups = append(groups, g)
-		}
-		if r.SourceLabel != nil {
-			g.label = r.SourceLabel
-		}
-		g.runs = append(g.runs, r)
-	}
-	sort.Slice(groups, func(i, j int) bool { return groups[i].key.less(groups[j].key) })
-	byID := append([]*RunRecord(nil), runs...)
-	sort.Slice(byID, func(i, j int) bool { return byID[i].ID < byID[j].ID })
+	in = p.in
+	at := p.at
 
 	var status *string
 	healthyChecks, totalChecks := 0, 0
@@ -473,7 +474,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 		since = in.Transition.At.UTC()
 	}
 
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		// Round trip 1: runs (in id order, so that two transactions holding the same runs take
 		// their locks in the same order), fenced state, bucket locks.
 		b := &pgx.Batch{}
@@ -481,19 +482,15 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 			// The fence first: the row lock orders this write with the entity's revocation.
 			b.Queue(sessionFenceSQL, in.SystemID, in.Session.ID, in.Session.ExpiresAt.UTC())
 		}
-		for _, r := range byID {
+		for _, r := range p.byID {
 			b.Queue(insertRunSQL,
 				r.ID, r.ConfigurationID, in.SystemID, string(r.Status), r.LatencyMs, rawOrNil(r.Result), r.SourceID, r.SourceLabel, r.Timestamp.UTC())
 		}
 		if in.Session == nil {
 			b.Queue(upsertStateSQL, in.SystemID, status, healthyChecks, totalChecks, since, in.Seq, at)
 		}
-		for _, g := range groups {
-			var src *string
-			if g.key.hasSource {
-				src = &g.key.source
-			}
-			b.Queue(lockBucketSQL, g.key.configurationID, in.SystemID, g.key.start, "hourly", src, g.label)
+		for _, g := range p.groups {
+			b.Queue(lockBucketSQL, g.key.configurationID, in.SystemID, g.key.start, "hourly", g.source(), g.label)
 		}
 		inserted := map[string]bool{}
 		advanced := false
@@ -529,7 +526,7 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 					return err
 				}
 			}
-			for _, g := range groups {
+			for _, g := range p.groups {
 				id, bk, err := scanBucket(br.QueryRow())
 				if err != nil {
 					return err
@@ -547,68 +544,15 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 
 		// Round trip 2: bucket folds, check states, transition, events.
 		b = &pgx.Batch{}
-		type lastRun struct{ r *RunRecord }
-		touched := map[string]*lastRun{}
-		var order []string
-		touch := func(cfg string) *lastRun {
-			lr := touched[cfg]
-			if lr == nil {
-				lr = &lastRun{}
-				touched[cfg] = lr
-				order = append(order, cfg)
-			}
-			return lr
-		}
-		for _, g := range groups {
-			bk, folded := g.b, false
-			for _, r := range g.runs {
-				if !inserted[r.ID] {
-					continue
-				}
-				sample := health.RunSample{Status: r.Status, LatencyMs: r.LatencyMs}
-				if s.merge != nil {
-					sample.Collectors = runCollectors(r.Result)
-				}
-				bk = health.FoldRun(bk, sample, s.merge)
-				folded = true
-				lr := touch(r.ConfigurationID)
-				if lr.r == nil || !r.Timestamp.Before(lr.r.Timestamp) {
-					lr.r = r
-				}
-			}
-			if folded {
-				if err := queueBucketUpdate(b, g.rowID, bk, g.label); err != nil {
-					return err
-				}
+		folds, checks := s.foldWrite(p, inserted)
+		for _, f := range folds {
+			if err := queueBucketUpdate(b, f.rowID, f.b, f.label); err != nil {
+				return err
 			}
 		}
-		states := map[string]*CheckState{}
-		for i := range in.Checks {
-			states[in.Checks[i].ConfigurationID] = &in.Checks[i]
-			touch(in.Checks[i].ConfigurationID)
-		}
-		sort.Strings(order)
-		for _, cfg := range order {
-			st, lr := states[cfg], touched[cfg].r
-			var (
-				cStatus                         *string
-				considered, successes, failures *int
-				runID, runStatus                *string
-				runAt                           *time.Time
-				latency                         *int
-			)
-			if st != nil {
-				x := string(st.Status)
-				cStatus = &x
-				considered, successes, failures = &st.RunsConsidered, &st.ConsecutiveSuccesses, &st.ConsecutiveFailures
-			}
-			if lr != nil {
-				x := string(lr.Status)
-				t := lr.Timestamp.UTC()
-				runID, runStatus, runAt, latency = &lr.ID, &x, &t, lr.LatencyMs
-			}
-			b.Queue(upsertCheckSQL, in.SystemID, cfg, cStatus, considered, successes, failures,
-				runID, runAt, runStatus, latency, in.Seq, at, st != nil, lr != nil, in.Session != nil)
+		for _, c := range checks {
+			b.Queue(upsertCheckSQL, in.SystemID, c.cfg, c.status(), c.considered(), c.successes(), c.failures(),
+				c.runID(), c.runAt(), c.runStatus(), c.latency(), in.Seq, at, c.st != nil, c.lr != nil, in.Session != nil)
 		}
 		if t := in.Transition; t != nil {
 			var cfg, from *string
@@ -630,14 +574,10 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 				in.SystemID, cfg, from, string(t.To), tAt, in.Seq)
 		}
 		for _, e := range in.Events {
-			payload, err := jsonValue(e.Payload)
+			payload, err := e.payload()
 			if err != nil {
-				return invalid("events.payload", "must be JSON-encodable")
+				return err
 			}
-			if payload == nil {
-				payload = []byte("{}")
-			}
-			payload = safeJSON(payload)
 			b.Queue(`INSERT INTO health_events (system_id, seq, type, payload, idempotency_key, created_at)
 				VALUES ($1, $2, $3, $4::jsonb, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING`,
 				in.SystemID, in.Seq, e.Type, payload, e.key(in.SystemID, in.Seq), at)
@@ -657,6 +597,199 @@ func (s *Store) Persist(ctx context.Context, in PersistInput) (bool, error) {
 		return false, wrapErr("persist", err)
 	}
 	return true, nil
+}
+
+// preparedWrite is a PersistInput ready to be written: copied (the caller's slices are not
+// touched), validated, its runs made safe, in time order, grouped by hourly bucket in lock order
+// and in id order.
+type preparedWrite struct {
+	in     PersistInput
+	at     time.Time
+	groups []*bucketGroup // lock order (bucketKey.less)
+	byID   []*RunRecord   // id order
+}
+
+func prepareWrite(in PersistInput) (*preparedWrite, error) {
+	in.Runs = append([]RunRecord(nil), in.Runs...)
+	in.Checks = append([]CheckState(nil), in.Checks...)
+	if in.Transition != nil {
+		t := *in.Transition
+		in.Transition = &t
+	}
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	for i := range in.Runs {
+		in.Runs[i].makeSafe()
+	}
+	p := &preparedWrite{in: in, at: in.At.UTC()}
+
+	// Runs in time order; hourly buckets in a fixed order (lock order).
+	runs := make([]*RunRecord, len(p.in.Runs))
+	for i := range p.in.Runs {
+		runs[i] = &p.in.Runs[i]
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Timestamp.Before(runs[j].Timestamp) })
+	groupsByKey := map[bucketKey]*bucketGroup{}
+	for _, r := range runs {
+		k := bucketKey{configurationID: r.ConfigurationID, start: health.HourStart(r.Timestamp)}
+		if r.SourceID != nil {
+			k.source, k.hasSource = *r.SourceID, true
+		}
+		g := groupsByKey[k]
+		if g == nil {
+			g = &bucketGroup{key: k}
+			groupsByKey[k] = g
+			p.groups = append(p.groups, g)
+		}
+		if r.SourceLabel != nil {
+			g.label = r.SourceLabel
+		}
+		g.runs = append(g.runs, r)
+	}
+	sort.Slice(p.groups, func(i, j int) bool { return p.groups[i].key.less(p.groups[j].key) })
+	p.byID = runs
+	if len(runs) > 1 {
+		p.byID = append([]*RunRecord(nil), runs...)
+		sort.Slice(p.byID, func(i, j int) bool { return p.byID[i].ID < p.byID[j].ID })
+	}
+	return p, nil
+}
+
+// bucketFold is the new state of a group's locked bucket row after the fold.
+type bucketFold struct {
+	g     *bucketGroup
+	rowID string
+	b     health.Bucket
+	label *string
+}
+
+// checkWrite is one check_health_state row to upsert: the check's evaluated state (st, nil when
+// the input carries none) and its newest inserted run (lr, nil when none).
+type checkWrite struct {
+	cfg string
+	st  *CheckState
+	lr  *RunRecord
+}
+
+func (c checkWrite) status() *string {
+	if c.st == nil {
+		return nil
+	}
+	x := string(c.st.Status)
+	return &x
+}
+
+func (c checkWrite) considered() *int {
+	if c.st == nil {
+		return nil
+	}
+	return &c.st.RunsConsidered
+}
+
+func (c checkWrite) successes() *int {
+	if c.st == nil {
+		return nil
+	}
+	return &c.st.ConsecutiveSuccesses
+}
+
+func (c checkWrite) failures() *int {
+	if c.st == nil {
+		return nil
+	}
+	return &c.st.ConsecutiveFailures
+}
+
+func (c checkWrite) runID() *string {
+	if c.lr == nil {
+		return nil
+	}
+	return &c.lr.ID
+}
+
+func (c checkWrite) runAt() *time.Time {
+	if c.lr == nil {
+		return nil
+	}
+	t := c.lr.Timestamp.UTC()
+	return &t
+}
+
+func (c checkWrite) runStatus() *string {
+	if c.lr == nil {
+		return nil
+	}
+	x := string(c.lr.Status)
+	return &x
+}
+
+func (c checkWrite) latency() *int {
+	if c.lr == nil {
+		return nil
+	}
+	return c.lr.LatencyMs
+}
+
+// foldWrite folds the write's inserted runs into their locked buckets (each group's rowID and b
+// are the locked row) with health.FoldRun, in time order, and works out the check-state rows:
+// the input's check states and the checks of the inserted runs (with the newest run of each),
+// in configuration id order.
+func (s *Store) foldWrite(p *preparedWrite, inserted map[string]bool) ([]bucketFold, []checkWrite) {
+	var folds []bucketFold
+	last := map[string]*RunRecord{}
+	touched := map[string]bool{}
+	var order []string
+	touch := func(cfg string) {
+		if !touched[cfg] {
+			touched[cfg] = true
+			order = append(order, cfg)
+		}
+	}
+	for _, g := range p.groups {
+		bk, folded := g.b, false
+		for _, r := range g.runs {
+			if !inserted[r.ID] {
+				continue
+			}
+			sample := health.RunSample{Status: r.Status, LatencyMs: r.LatencyMs}
+			if s.merge != nil {
+				sample.Collectors = runCollectors(r.Result)
+			}
+			bk = health.FoldRun(bk, sample, s.merge)
+			folded = true
+			touch(r.ConfigurationID)
+			if lr := last[r.ConfigurationID]; lr == nil || !r.Timestamp.Before(lr.Timestamp) {
+				last[r.ConfigurationID] = r
+			}
+		}
+		if folded {
+			folds = append(folds, bucketFold{g: g, rowID: g.rowID, b: bk, label: g.label})
+		}
+	}
+	states := map[string]*CheckState{}
+	for i := range p.in.Checks {
+		states[p.in.Checks[i].ConfigurationID] = &p.in.Checks[i]
+		touch(p.in.Checks[i].ConfigurationID)
+	}
+	sort.Strings(order)
+	checks := make([]checkWrite, len(order))
+	for i, cfg := range order {
+		checks[i] = checkWrite{cfg: cfg, st: states[cfg], lr: last[cfg]}
+	}
+	return folds, checks
+}
+
+// payload is the event's payload as stored: JSON ({} for none), made safe (safeJSON).
+func (e EventRecord) payload() ([]byte, error) {
+	payload, err := jsonValue(e.Payload)
+	if err != nil {
+		return nil, invalid("events.payload", "must be JSON-encodable")
+	}
+	if payload == nil {
+		payload = []byte("{}")
+	}
+	return safeJSON(payload), nil
 }
 
 // key is the event's idempotency key.

@@ -1,0 +1,225 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/checkflow/checkflow/internal/checks"
+	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/store"
+	"github.com/checkflow/checkflow/internal/testutil"
+	"github.com/checkflow/checkflow/workflows"
+)
+
+// A probe session stores its quiet batches — through a GroupCommitter or alone with Persist —
+// and reports them as stored; once the entity revokes it, its next batch is refused and handed
+// back as pending, never stored.
+func TestProbeSessionStoresQuietBatches(t *testing.T) {
+	t.Parallel()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(target.Close)
+	cases := []struct {
+		name         string
+		group        bool
+		revokeAfter  int // revoke the session once this many batches were stored (0: never)
+		stored       int
+		pending      int
+		reason       string
+		groupWrites  int64
+		storedInBase int // runs in the database
+	}{
+		{name: "group commit", group: true, stored: 3, reason: workflows.SessionEndMaxRuns, groupWrites: 3, storedInBase: 3},
+		{name: "alone", group: false, stored: 3, reason: workflows.SessionEndMaxRuns, storedInBase: 3},
+		{name: "group commit, revoked", group: true, revokeAfter: 1, stored: 1, pending: 1, reason: workflows.SessionEndFenced, groupWrites: 2, storedInBase: 1},
+		{name: "alone, revoked", group: false, revokeAfter: 1, stored: 1, pending: 1, reason: workflows.SessionEndFenced, storedInBase: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool := testutil.NewPool(t)
+			st := store.New(pool)
+			if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
+				t.Fatal(err)
+			}
+			collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": target.URL}}})
+			cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "api", StrategyID: "http", Config: []byte(`{"timeout":2000}`),
+				Collectors: collectors, IntervalSeconds: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(1),
+				Checks: []store.CheckState{{ConfigurationID: cfg.ID, Status: health.Healthy}}}); err != nil {
+				t.Fatal(err)
+			}
+
+			ent := &Entity{Store: st}
+			s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: ent}
+			if tc.group {
+				s.Commits = st.NewGroupCommitter(store.GroupCommitOptions{})
+			}
+			s.owner.Store(1) // as if listening: the session claims at once
+			batches := 0
+			ent.Hooks.Persisted = func(workflows.PersistRequest, bool, time.Time) {
+				if batches++; batches == tc.revokeAfter {
+					if _, err := st.RevokeProbeSession(ctx, "s1", ""); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			env.RegisterActivity(s.ProbeSession)
+			req := workflows.ProbeSessionRequest{SystemID: "s1", SystemName: "s1", Session: "e.1", MaxRuns: 3, MaxDuration: time.Minute,
+				Checks: []workflows.SessionCheck{{Assignment: workflows.Assignment{ConfigurationID: cfg.ID, Name: "api", StrategyID: "http",
+					Config: json.RawMessage(`{"timeout":2000}`), Collectors: collectors, IntervalSeconds: 1},
+					Status: health.Healthy, NextDue: time.Now()}}}
+			v, err := env.ExecuteActivity(s.ProbeSession, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res workflows.ProbeSessionResult
+			if err := v.Get(&res); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Stored) != tc.stored || len(res.Pending) != tc.pending || res.Reason != tc.reason {
+				t.Errorf("stored %d, pending %d, reason %q; want %d, %d, %q", len(res.Stored), len(res.Pending), res.Reason, tc.stored, tc.pending, tc.reason)
+			}
+			var runs, hooks int
+			if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM health_check_runs), (SELECT count(*) FROM health_events WHERE type = $1)`,
+				health.HookCheckCompleted).Scan(&runs, &hooks); err != nil {
+				t.Fatal(err)
+			}
+			if runs != tc.storedInBase || hooks != tc.storedInBase {
+				t.Errorf("%d runs and %d hooks stored, want %d each", runs, hooks, tc.storedInBase)
+			}
+			for _, r := range res.Stored {
+				if _, err := st.GetRun(ctx, r.ID); err != nil {
+					t.Errorf("reported stored run %s: %v", r.ID, err)
+				}
+			}
+			for _, r := range res.Pending {
+				if _, err := st.GetRun(ctx, r.ID); err == nil {
+					t.Errorf("pending run %s is stored", r.ID)
+				}
+			}
+			if s.Commits != nil {
+				if got := s.Commits.Stats().Writes; got != tc.groupWrites {
+					t.Errorf("%d writes through the group committer, want %d", got, tc.groupWrites)
+				}
+			}
+		})
+	}
+}
+
+// A session goes on probing while its write is being stored: the batch probed meanwhile is
+// stored in the next write once the first succeeded. When the first write fails, both batches
+// are handed back, in probe order, and nothing more is written; a run that may change a status
+// waits for the write before it and ends the session.
+func TestProbeSessionProbesWhileStoring(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		firstFails  bool
+		secondFails bool // the second check's target answers 500: an urgent run
+		stored      []string
+		pending     []string
+		writes      [][]string // the runs of each write sent
+		reason      string
+	}{
+		{name: "both quiet", stored: []string{"a", "b"}, writes: [][]string{{"a"}, {"b"}}, reason: workflows.SessionEndMaxRuns},
+		{name: "first write fails", firstFails: true, pending: []string{"a", "b"}, writes: [][]string{{"a"}}, reason: workflows.SessionEndStoreError},
+		{name: "second run urgent", secondFails: true, stored: []string{"a"}, pending: []string{"b"}, writes: [][]string{{"a"}}, reason: workflows.SessionEndUrgent},
+		{name: "first write fails, second run urgent", firstFails: true, secondFails: true, pending: []string{"a", "b"}, writes: [][]string{{"a"}}, reason: workflows.SessionEndStoreError},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// The first write is held until the second check was probed.
+			probedB := make(chan struct{})
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/b" {
+					defer close(probedB)
+					if tc.secondFails {
+						w.WriteHeader(http.StatusInternalServerError)
+						return
+					}
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			t.Cleanup(target.Close)
+			pool := testutil.NewPool(t)
+			st := store.New(pool)
+			ctx := context.Background()
+			if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(2)}); err != nil {
+				t.Fatal(err)
+			}
+			check := func(id, path string, due time.Time) workflows.SessionCheck {
+				collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": target.URL + path}}})
+				return workflows.SessionCheck{Assignment: workflows.Assignment{ConfigurationID: id, Name: path, StrategyID: "http",
+					Config: json.RawMessage(`{"timeout":2000}`), Collectors: collectors, IntervalSeconds: 600}, Status: health.Healthy, NextDue: due}
+			}
+			const cfgA, cfgB = "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"
+			names := map[string]string{cfgA: "a", cfgB: "b"}
+			// b falls due well after the session started (and after a was probed and sent).
+			now := time.Now()
+			var writes [][]string
+			s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: &Entity{Store: st}}
+			s.owner.Store(1)
+			s.persistWrite = func(ctx context.Context, in store.PersistInput, _ time.Time) (bool, error) {
+				var w []string
+				for _, r := range in.Runs {
+					w = append(w, names[r.ConfigurationID])
+				}
+				writes = append(writes, w)
+				if len(writes) == 1 {
+					<-probedB
+					if tc.firstFails {
+						return false, errors.New("database away")
+					}
+				}
+				return true, nil
+			}
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			env.RegisterActivity(s.ProbeSession)
+			v, err := env.ExecuteActivity(s.ProbeSession, workflows.ProbeSessionRequest{SystemID: "s1", SystemName: "s1", Session: "e.1",
+				MaxRuns: 2, MaxDuration: time.Minute, Checks: []workflows.SessionCheck{check(cfgA, "/a", now), check(cfgB, "/b", now.Add(500*time.Millisecond))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res workflows.ProbeSessionResult
+			if err := v.Get(&res); err != nil {
+				t.Fatal(err)
+			}
+			var stored, pending []string
+			for _, r := range res.Stored {
+				stored = append(stored, names[r.ConfigurationID])
+			}
+			for _, r := range res.Pending {
+				pending = append(pending, names[r.ConfigurationID])
+			}
+			if !slices.Equal(stored, tc.stored) || !slices.Equal(pending, tc.pending) || res.Reason != tc.reason {
+				t.Errorf("stored %v, pending %v, reason %q; want %v, %v, %q", stored, pending, res.Reason, tc.stored, tc.pending, tc.reason)
+			}
+			if fmt.Sprint(writes) != fmt.Sprint(tc.writes) {
+				t.Errorf("writes %v, want %v", writes, tc.writes)
+			}
+		})
+	}
+}
