@@ -86,8 +86,15 @@ func TestQuietSystemHistoryStaysSmall(t *testing.T) {
 		return false, nil
 	})
 	h0, r0 := int64(len(historySince(t, sys, 0))), runs()
-	waitFor(t, 3*time.Minute, "150 more runs", func() (bool, error) { return runs() >= r0+150, nil })
+	// 300 runs (75 s) hold at least one whole session (240 runs: a minute of 4 checks @1 s), so
+	// that the figure counts what a session costs.
+	waitFor(t, 3*time.Minute, "300 more runs", func() (bool, error) { return runs() >= r0+300, nil })
 	grown := historySince(t, sys, h0)
+	if !slices.ContainsFunc(grown, func(ev *historypb.HistoryEvent) bool {
+		return ev.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+	}) {
+		t.Errorf("no probe session ended within %d runs", runs()-r0)
+	}
 	r1 := runs()
 	perRun := float64(len(grown)) / float64(r1-r0)
 	actions := float64(billableActions(grown)) / float64(r1-r0)
@@ -105,7 +112,7 @@ func TestQuietSystemHistoryStaysSmall(t *testing.T) {
 	if v := s.view(t, sys); v == nil || v.Status != health.Healthy || v.TotalChecks != 4 {
 		t.Errorf("view %+v, want healthy with 4 checks", v)
 	}
-	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id LIKE $1 || ':s%'`, sys); n < 150 {
+	if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id LIKE $1 || ':s%'`, sys); n < 300 {
 		t.Errorf("only %d runs stored by probe sessions", n)
 	}
 	// Its live history (sessions that ended with stored runs) replays against the current code.

@@ -13,8 +13,11 @@ import (
 )
 
 const (
-	// defaultSessionMaxRuns ends a session after this many stored runs.
+	// defaultSessionMaxRuns ends a session after this many stored runs (before changeSessionRuns).
 	defaultSessionMaxRuns = 64
+	// sessionMaxRunsV1 ends a session after this many stored runs (changeSessionRuns 1): its
+	// result lists them (≈ 150 bytes each in the history).
+	sessionMaxRunsV1 = 512
 	// sessionIntervals: a session lasts this many intervals of its shortest check, bounded by
 	// sessionMinDuration and sessionMaxDuration (a one-check system @10 s: 5 minutes, 30 runs).
 	sessionIntervals   = 30
@@ -108,6 +111,9 @@ func (e *entity) maybeStartSession(ctx workflow.Context) {
 	maxRuns, dur := e.opts.SessionMaxRuns, e.opts.SessionMaxDuration
 	if maxRuns <= 0 {
 		maxRuns = defaultSessionMaxRuns
+		if e.longSessions {
+			maxRuns = sessionMaxRunsV1
+		}
 	}
 	if dur <= 0 {
 		dur = min(max(time.Duration(sessionIntervals*shortest)*time.Second, sessionMinDuration), sessionMaxDuration)

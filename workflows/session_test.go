@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/checkflow/checkflow/internal/health"
 )
@@ -154,8 +155,40 @@ func TestSessionQuietRunsAreFoldedWithoutAWrite(t *testing.T) {
 			}
 		}
 	}
-	if first.MaxDuration != 5*time.Minute || first.MaxRuns != defaultSessionMaxRuns {
-		t.Errorf("session bounds %v / %d runs, want 5m (30 intervals of 10 s) / %d", first.MaxDuration, first.MaxRuns, defaultSessionMaxRuns)
+	if first.MaxDuration != 5*time.Minute || first.MaxRuns != sessionMaxRunsV1 {
+		t.Errorf("session bounds %v / %d runs, want 5m (30 intervals of 10 s) / %d", first.MaxDuration, first.MaxRuns, sessionMaxRunsV1)
+	}
+}
+
+// A session ends after 64 stored runs in entities that began before changeSessionRuns, after
+// 512 from version 1 on (its duration then ends it for systems of up to ~17 checks @10 s).
+func TestSessionMaxRunsByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+		want    int
+	}{
+		{"before session-runs", workflow.DefaultVersion, defaultSessionMaxRuns},
+		{"session-runs 1", 1, sessionMaxRunsV1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &sessionFake{fake: newFake(check(cfgA, 10, nil), check(cfgB, 10, nil)), script: []func(ProbeSessionRequest) ProbeSessionResult{quietRuns(3)}}
+			env := newEnv(t, f.fake)
+			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityProbeSession})
+			env.RegisterActivityWithOptions(f.revoke, activity.RegisterOptions{Name: ActivityRevokeProbeSession})
+			env.OnGetVersion(changeSessionRuns, workflow.DefaultVersion, 1).Return(tc.version)
+			endAt(env, f.fake, time.Minute)
+			env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+			requireCompleted(t, env)
+			if len(f.requests) == 0 {
+				t.Fatal("no session started")
+			}
+			for i, r := range f.requests {
+				if r.MaxRuns != tc.want {
+					t.Errorf("session %d: maxRuns %d, want %d", i, r.MaxRuns, tc.want)
+				}
+			}
+		})
 	}
 }
 

@@ -73,7 +73,9 @@ type entity struct {
 	// channels itself (messages.go).
 	signalsInLoop bool
 	// flaps is true from version 1 of changeFlapDetection on (flap.go).
-	flaps                        bool
+	flaps bool
+	// longSessions is true from version 1 of changeSessionRuns on (session.go).
+	longSessions                 bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 }
 
@@ -87,6 +89,9 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		e.sessions = workflow.GetVersion(ctx, changeProbeSessions, workflow.DefaultVersion, 1) >= 1 && !in.Options.NoProbeSessions
 		e.signalsInLoop = workflow.GetVersion(ctx, changeSignalsInLoop, workflow.DefaultVersion, 1) >= 1
 		e.flaps = workflow.GetVersion(ctx, changeFlapDetection, workflow.DefaultVersion, 1) >= 1
+		if e.sessions {
+			e.longSessions = workflow.GetVersion(ctx, changeSessionRuns, workflow.DefaultVersion, 1) >= 1
+		}
 	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids

@@ -56,3 +56,12 @@ const changeSignalsInLoop = "signals-in-loop"
 //     event only the entity may write). A new lifetime rebuilds its checks' flap histories from
 //     their run windows; the system's starts afresh.
 const changeFlapDetection = "flap-detection"
+
+// changeSessionRuns versions how many runs a probe session stores before it ends
+// (workflow.GetVersion):
+//
+//   - DefaultVersion: at most defaultSessionMaxRuns (64): a system of 10 checks @10 s ended its
+//     session every 6.4 s, each end a workflow task, an activity and ≈ 6 history events.
+//   - 1: at most sessionMaxRunsV1 (512): the session's duration (30 intervals of its shortest
+//     check, 1–15 minutes) is what ends it for systems of up to ~17 checks @10 s.
+const changeSessionRuns = "session-runs"
