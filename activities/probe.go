@@ -9,6 +9,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/internal/safetext"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/workflows"
@@ -23,6 +24,8 @@ type Prober struct {
 	// one fails its run with a message saying the key is missing).
 	Box   *secretbox.Box
 	Hooks Hooks
+	// Metrics (optional) counts the runs by strategy and status and times the probes.
+	Metrics *metrics.Registry
 }
 
 // Probe runs a batch of checks of one system once, concurrently, each with its strategy and
@@ -61,6 +64,7 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	if err != nil {
 		msg := "secrets of the configuration: " + err.Error()
 		body, _ := json.Marshal(map[string]any{"status": health.Unhealthy, "message": msg, "metadata": map[string]any{"error": msg}})
+		p.Metrics.ObserveRun(p.strategyLabel(a.StrategyID), health.Unhealthy)
 		return safeResult(workflows.CheckResult{ID: it.ResultID, ConfigurationID: a.ConfigurationID, Status: health.Unhealthy,
 			Message: msg, Result: body, ExecutedAt: started}), nil
 	}
@@ -74,6 +78,7 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	if p.Hooks.ProbeStarted != nil {
 		p.Hooks.ProbeStarted(it, started)
 	}
+	probeStart := time.Now()
 	res := p.Checks.Execute(ctx, checks.Request{
 		StrategyID: a.StrategyID,
 		Config:     a.Config,
@@ -95,11 +100,24 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	if !out.Status.Valid() {
 		out.Status = health.Unhealthy
 	}
+	p.Metrics.ObserveProbe(p.strategyLabel(a.StrategyID), out.Status, time.Since(probeStart))
 	if req.Location != "" {
 		loc := req.Location
 		out.SourceID, out.SourceLabel = &loc, &loc
 	}
 	return safeResult(out), nil
+}
+
+// strategyLabel is the metrics label of a strategy id: the id when the registry knows it (a
+// closed set), else metrics.StrategyUnknown.
+func (p *Prober) strategyLabel(id string) string {
+	if p.Metrics == nil || p.Checks == nil {
+		return metrics.StrategyUnknown
+	}
+	if _, ok := p.Checks.Strategy(id); !ok {
+		return metrics.StrategyUnknown
+	}
+	return id
 }
 
 // safeResult makes a probe's result safe before it reaches Temporal: the result document's

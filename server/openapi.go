@@ -276,6 +276,7 @@ func componentSchemas() schema {
 	maps.Copy(out, notificationSchemas())
 	maps.Copy(out, automationSchemas())
 	maps.Copy(out, statusPageSchemas())
+	maps.Copy(out, htmlPageSchemas())
 	return out
 }
 
@@ -479,7 +480,7 @@ func (s *Server) openAPIDocument() schema {
 		{"Assignments", "Checks assigned to systems, their thresholds, policies, retention, and run-now."},
 		{"History", "Runs and aggregated history."},
 		{"Health", "System health, health state, transitions and events."},
-		{"Status page", "Uptime on the evaluated status, badges (SVG) and the live event stream (Server-Sent Events)."},
+		{"Status page", "The HTML status page, uptime on the evaluated status, badges (SVG) and the live event stream (Server-Sent Events)."},
 		{"Settings", "Platform settings."},
 		{"Notifications", "Notification channels (webhook, Slack, Discord, Microsoft Teams, PagerDuty, email), test notifications and the delivery log."},
 		{"Maintenance", "Maintenance windows: no notifications for their systems while they are active."},

@@ -30,6 +30,7 @@ const (
 	pManage  = "manage"
 	pDetails = "details"
 	pStatDet = "status+details"
+	pAdmin   = "admin"
 )
 
 func permCases() []permCase {
@@ -109,6 +110,13 @@ func permCases() []permCase {
 		{method: "GET", path: "/api/v1/systems/{systemId}/badges/latency.svg", scope: pStatus, ok: 200},
 		{method: "GET", path: "/api/v1/stream", query: "systemId={systemId}", scope: pStatus, ok: 200, stream: true},
 
+		// The HTML status page (handlers_page.go): status:read, with its stream and assets.
+		{method: "GET", path: "/", scope: pStatus, ok: 200},
+		{method: "GET", path: "/status/{systemId}", scope: pStatus, ok: 200},
+		{method: "GET", path: "/status-stream", query: "systemId={systemId}", scope: pStatus, ok: 200, stream: true},
+		{method: "GET", path: "/static/status.css", scope: pPublic, ok: 200},
+		{method: "GET", path: "/static/status.js", scope: pPublic, ok: 200},
+
 		{method: "GET", path: "/api/v1/settings/notification-defaults", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/settings/notification-defaults", scope: pManage, ok: 200,
 			body: func(map[string]string) any { return map[string]any{"suppressDeEscalations": true} }},
@@ -163,6 +171,7 @@ func expectedStatus(scope, token string, public bool, ok int) int {
 		pManage:  {tokManage, tokAdmin},
 		pDetails: {tokDetails, tokAdmin},
 		pStatDet: {tokDetails, tokAdmin},
+		pAdmin:   {tokAdmin},
 	}
 	switch scope {
 	case pPublic:

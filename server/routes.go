@@ -300,5 +300,12 @@ func (s *Server) routeTable() []route {
 			query: []param{limitParam(100), offsetParam()}, status: 200, response: "AutomationFireList"}},
 	}
 	// Status page: uptime, badges, the live stream (openapi_status.go).
-	return append(routes, s.statusPageRoutes()...)
+	routes = append(routes, s.statusPageRoutes()...)
+	// The HTML status page (handlers_page.go).
+	routes = append(routes, s.htmlPageRoutes()...)
+	// Prometheus metrics (handlers_metrics.go).
+	routes = append(routes, s.metricsRoutes()...)
+	// Configuration as code: API tokens and provenance (handlers_gitops.go).
+	routes = append(routes, s.gitOpsRoutes()...)
+	return routes
 }

@@ -76,6 +76,11 @@ func WithPublicStatus(public bool) Option {
 	return func(s *Server) { s.publicStatus = public }
 }
 
+// WithStatusPage configures the HTML status page (title, logo, which systems it shows).
+func WithStatusPage(c StatusPageConfig) Option {
+	return func(s *Server) { s.statusPage = c }
+}
+
 // WithClock sets the clock used for evaluatedAt and token bookkeeping (tests).
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
@@ -142,6 +147,9 @@ type Server struct {
 	// hub is the process's one outbox poller of the live stream (GET /api/v1/stream).
 	hub        *eventstream.Hub
 	streamOpts StreamOptions
+	metrics    http.Handler
+	// statusPage configures the HTML status page (handlers_page.go).
+	statusPage StatusPageConfig
 	routes     []route
 	openapi    []byte
 }

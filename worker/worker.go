@@ -22,6 +22,7 @@ import (
 	"github.com/checkflow/checkflow/internal/automation"
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/entityclient"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
@@ -68,6 +69,8 @@ type Config struct {
 	// Lifecycle configures the data-lifecycle jobs (retention, rollup, prune): their schedules'
 	// cadences (with ManageSchedules) and how this worker runs their steps.
 	Lifecycle LifecycleConfig
+	// Metrics (optional) counts runs by strategy and status and times the probes.
+	Metrics *metrics.Registry
 }
 
 // LifecycleConfig configures the data-lifecycle jobs. Zero values take the defaults.
@@ -240,7 +243,7 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Location != "" {
 		probeQueues = append(probeQueues, cfg.ProbeTaskQueue+"-"+cfg.Location)
 	}
-	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox}
+	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics}
 	for _, q := range probeQueues {
 		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
@@ -406,7 +409,7 @@ func RegisterMain(r sdkworker.Registry, cfg Config) *activities.Sessions {
 	r.RegisterActivityWithOptions(ent.PersistSystem, activity.RegisterOptions{Name: workflows.ActivityPersistSystem})
 	r.RegisterActivityWithOptions(ent.DispatchEvents, activity.RegisterOptions{Name: workflows.ActivityDispatchEvents})
 	// Checks without a location are probed as local activities of the entity's worker.
-	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox}
+	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 	// Probe sessions keep the cadence of checks without a location (changeProbeSessions).
 	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger,

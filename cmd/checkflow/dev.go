@@ -10,9 +10,13 @@ import (
 	"strconv"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 
+	"github.com/checkflow/checkflow/activities"
+	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/devenv"
 	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/server"
 	"github.com/checkflow/checkflow/worker"
 )
@@ -23,6 +27,7 @@ type devConfig struct {
 	noUI, publicStatus                               bool
 	secretKey, publicURL                             string
 	lifecycle                                        lifecycleFlags
+	statusPage                                       statusPageFlags
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -39,6 +44,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	secretKeyFlag(f, &c.secretKey)
 	publicURLFlag(f, &c.publicURL)
 	c.lifecycle.register(f)
+	c.statusPage.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -47,6 +53,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	lifecycle, err := c.lifecycle.config()
+	if err != nil {
+		return err
+	}
+	statusPage, err := c.statusPage.config()
 	if err != nil {
 		return err
 	}
@@ -141,14 +151,17 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	cleanup.push(func() { _ = temporal.Stop() })
 
-	tc, err := dialTemporal(ctx, client.Options{HostPort: temporal.HostPort(), Namespace: temporal.Namespace()}, log)
+	// One metrics registry for the worker and the API, served by the API at /metrics.
+	reg := metrics.New(metrics.Options{Logger: log, Strategies: metrics.StrategyIDs(checks.NewRegistry()), GoCollectors: true})
+	tc, err := dialTemporal(ctx, client.Options{HostPort: temporal.HostPort(), Namespace: temporal.Namespace(),
+		MetricsHandler: reg.TemporalHandler(), Interceptors: []interceptor.ClientInterceptor{reg.Interceptor()}}, log)
 	if err != nil {
 		return err
 	}
 	cleanup.push(tc.Close)
 
 	w, err := worker.Start(worker.Config{Client: tc, Pool: pool, Logger: log, ManageSchedules: true, SecretBox: box, Namespace: temporal.Namespace(),
-		Notify: worker.NotifyConfig{PublicURL: c.publicURL}, Lifecycle: lifecycle})
+		Notify: worker.NotifyConfig{PublicURL: c.publicURL}, Lifecycle: lifecycle, Metrics: reg, Hooks: activities.Hooks{Persisted: reg.ObservePersisted}})
 	if err != nil {
 		return err
 	}
@@ -158,7 +171,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(c.publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(c.publicStatus), server.WithStatusPage(statusPage), server.WithMetrics(reg))
 	cleanup.push(serveHTTP(httpListener, api.Handler(), log, api.Close))
 
 	fmt.Fprintf(stdout, "checkflow dev is ready (version %s)\n", currentVersion())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/devenv"
 	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
+	"github.com/checkflow/checkflow/server"
 )
 
 // errHelp is returned after --help printed the flags.
@@ -183,4 +184,36 @@ func (t *temporalFlags) clientOptions() (client.Options, error) {
 		opts.Credentials = client.NewAPIKeyStaticCredentials(strings.TrimSpace(t.apiKey))
 	}
 	return opts, nil
+}
+
+// statusPageFlags configure the HTML status page of the API.
+type statusPageFlags struct {
+	title, logoURL, systems string
+}
+
+func (p *statusPageFlags) register(f *flags) {
+	f.str(&p.title, "status-title", "CHECKFLOW_STATUS_TITLE", server.DefaultStatusPageTitle, "title of the HTML status page")
+	f.str(&p.logoURL, "status-logo-url", "CHECKFLOW_STATUS_LOGO_URL", "", "logo shown beside the status page's title (an http(s) URL or a /path; empty: none)")
+	f.str(&p.systems, "status-systems", "CHECKFLOW_STATUS_SYSTEMS", "", "comma-separated ids of the systems the status page shows, in this order (empty: every system)")
+}
+
+// config validates the flags into the server's status page configuration.
+func (p *statusPageFlags) config() (server.StatusPageConfig, error) {
+	c := server.StatusPageConfig{Title: strings.TrimSpace(p.title), LogoURL: strings.TrimSpace(p.logoURL)}
+	if c.LogoURL != "" {
+		u, err := url.Parse(c.LogoURL)
+		abs := err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+		path := err == nil && u.Scheme == "" && u.Host == "" && strings.HasPrefix(c.LogoURL, "/") && !strings.HasPrefix(c.LogoURL, "//")
+		if !abs && !path {
+			return c, badFlag("status-logo-url", "%q is not an http(s) URL or a /path", c.LogoURL)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range strings.Split(p.systems, ",") {
+		if id = strings.TrimSpace(id); id != "" && !seen[id] {
+			seen[id] = true
+			c.Systems = append(c.Systems, id)
+		}
+	}
+	return c, nil
 }

@@ -7,7 +7,10 @@ import (
 	"io"
 	"net/url"
 
+	"github.com/checkflow/checkflow/activities"
+	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/schema"
 	"github.com/checkflow/checkflow/server"
 	"github.com/checkflow/checkflow/worker"
@@ -25,6 +28,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var httpAddr, databaseURL, logLevel, secretKey string
 	var publicStatus bool
 	var tf temporalFlags
+	var sp statusPageFlags
 	f := newFlags("server", stderr)
 	secretKeyFlag(f, &secretKey)
 	f.str(&httpAddr, "http-addr", "CHECKFLOW_HTTP_ADDR", "127.0.0.1:8080", "address of the HTTP API")
@@ -32,10 +36,15 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL")
 	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
 	tf.register(f)
+	sp.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, logLevel)
+	if err != nil {
+		return err
+	}
+	statusPage, err := sp.config()
 	if err != nil {
 		return err
 	}
@@ -53,6 +62,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	reg := metrics.New(metrics.Options{Logger: log, Strategies: metrics.StrategyIDs(checks.NewRegistry()), GoCollectors: true})
+	opts.MetricsHandler = reg.TemporalHandler()
 	var cleanup stack
 	defer cleanup.run()
 	tc, err := dialTemporal(ctx, opts, log)
@@ -65,7 +76,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &flagError{flag: "database-url", err: err}
 	}
 	cleanup.push(pool.Close)
-	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(publicStatus))
+	api := server.New(server.Config{Pool: pool, Temporal: tc, Logger: log, Version: currentVersion().String(), SecretBox: box}, server.WithPublicStatus(publicStatus), server.WithStatusPage(statusPage), server.WithMetrics(reg))
 	l, err := listenHTTP(httpAddr)
 	if err != nil {
 		return err
@@ -78,7 +89,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL string
+	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL, metricsAddr string
 	var probesOnly bool
 	var tf temporalFlags
 	var lf lifecycleFlags
@@ -90,6 +101,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.str(&location, "location", "CHECKFLOW_LOCATION", "", "also serve the probe task queue of this location (checkflow-probes-<location>)")
 	f.str(&taskQueue, "task-queue", "CHECKFLOW_TASK_QUEUE", "checkflow", "main task queue")
 	f.boolean(&probesOnly, "probes-only", "CHECKFLOW_PROBES_ONLY", false, "serve probe task queues only (no database needed)")
+	f.str(&metricsAddr, "metrics-addr", "CHECKFLOW_METRICS_ADDR", "", "serve Prometheus metrics at http://<addr>/metrics (empty: off)")
 	tf.register(f)
 	lf.register(f)
 	if err := f.parse(args); err != nil {
@@ -109,12 +121,29 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := validateDatabaseURL(databaseURL); err != nil {
 		return err
 	}
+	if metricsAddr != "" {
+		if err := validateListenAddr("metrics-addr", metricsAddr); err != nil {
+			return err
+		}
+	}
 	opts, err := tf.clientOptions()
 	if err != nil {
 		return err
 	}
+	// The worker's own metrics (runs, probes, apply lag, jobs, the SDK's); the status gauges
+	// come from the API, once per deployment.
+	reg := metrics.New(metrics.Options{Logger: log, Strategies: metrics.StrategyIDs(checks.NewRegistry()), GoCollectors: true})
+	opts.MetricsHandler = reg.TemporalHandler()
+	opts.Interceptors = append(opts.Interceptors, reg.Interceptor())
 	var cleanup stack
 	defer cleanup.run()
+	if metricsAddr != "" {
+		ms, err := worker.ServeMetrics(metricsAddr, reg, log)
+		if err != nil {
+			return &flagError{flag: "metrics-addr", err: err}
+		}
+		cleanup.push(ms.Close)
+	}
 	tc, err := dialTemporal(ctx, opts, log)
 	if err != nil {
 		return err
@@ -125,7 +154,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace,
-		Notify: worker.NotifyConfig{PublicURL: publicURL}, Lifecycle: lifecycle}
+		Notify: worker.NotifyConfig{PublicURL: publicURL}, Lifecycle: lifecycle, Metrics: reg, Hooks: activities.Hooks{Persisted: reg.ObservePersisted}}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {
