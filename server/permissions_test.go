@@ -161,6 +161,36 @@ func permCases() []permCase {
 					"previousStatus": "healthy", "newStatus": "degraded", "healthyChecks": 0, "totalChecks": 1, "timestamp": t0.Format(time.RFC3339)}}}
 			}},
 		{method: "GET", path: "/api/v1/automations/{automationId}/runs", scope: pRead, ok: 200},
+
+		// API tokens and GitOps provenance (handlers_gitops.go).
+		{method: "POST", path: "/api/v1/tokens", scope: pAdmin, ok: 201,
+			body: func(v map[string]string) any {
+				return map[string]any{"name": "t " + uniq(v), "scopes": []string{"status:read"}}
+			}},
+		{method: "GET", path: "/api/v1/tokens", scope: pAdmin, ok: 200},
+		{method: "DELETE", path: "/api/v1/tokens/{tokenId}", scope: pAdmin, ok: 204,
+			fresh: func(e *env, v map[string]string) {
+				_, tok, err := e.store.CreateToken(e.t.(*testing.T).Context(), "revoke "+uniq(v), []string{"status:read"})
+				if err != nil {
+					e.t.Fatal(err)
+				}
+				v["tokenId"] = tok.ID
+			}},
+		{method: "GET", path: "/api/v1/provenance", query: "kind=System", scope: pRead, ok: 200},
+		{method: "PUT", path: "/api/v1/provenance/{kind}/{entityId}", scope: pAdmin, ok: 200,
+			body: func(map[string]string) any { return map[string]any{"source": "perm"} },
+			fresh: func(e *env, v map[string]string) {
+				v["kind"], v["entityId"] = "System", "prov-"+uniq(v)
+				e.mustSystem(v["entityId"])
+			}},
+		{method: "DELETE", path: "/api/v1/provenance/{kind}/{entityId}", scope: pAdmin, ok: 204,
+			fresh: func(e *env, v map[string]string) {
+				v["kind"], v["entityId"] = "System", "unprov-"+uniq(v)
+				e.mustSystem(v["entityId"])
+				if _, err := e.store.SetProvenance(e.t.(*testing.T).Context(), "System", v["entityId"], "perm"); err != nil {
+					e.t.Fatal(err)
+				}
+			}},
 	}
 }
 

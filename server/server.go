@@ -196,6 +196,8 @@ func New(cfg Config, opts ...Option) *Server {
 	e.Use(s.accessLog)
 	e.Use(middleware.BodyLimit("1M"))
 	s.echo = e
+	// gitOpsLock sees the caller through the request context (handlers_gitops.go).
+	s.installLockContext()
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
 		h := r.handler
@@ -357,14 +359,19 @@ func (s *Server) notify(ctx context.Context, systemIDs ...string) error {
 // notifyParallelism bounds concurrent entity signals of one request.
 const notifyParallelism = 8
 
-// gitOpsLock answers 403 when (kind, id) is managed by GitOps (reference §12.3).
+// gitOpsLock answers 403 when (kind, id) is managed by GitOps (reference §12.3), unless the
+// request sends ForceHeader: true with a token that has the admin scope (forceOverride,
+// handlers_gitops.go); a forced request without admin is a 403 too.
 func (s *Server) gitOpsLock(ctx context.Context, kind, id string) error {
 	managed, err := s.store.IsManaged(ctx, kind, id)
 	if err != nil {
 		return err
 	}
-	if managed {
-		return newProblem(http.StatusForbidden, ProblemGitOps, kind+" is managed by GitOps and cannot be modified manually.")
+	if !managed {
+		return nil
 	}
-	return nil
+	if ok, err := s.forceOverride(ctx, kind, id); ok || err != nil {
+		return err
+	}
+	return newProblem(http.StatusForbidden, ProblemGitOps, kind+" is managed by GitOps and cannot be modified manually.")
 }

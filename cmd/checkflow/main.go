@@ -33,6 +33,16 @@ Commands:
   maintenance  start a platform job now (checkflow maintenance run-now <rollup|retention|prune|reconcile>)
   version      print the version
 
+API commands (--server / CHECKFLOW_SERVER, --token / CHECKFLOW_TOKEN, or the file written by login):
+  apply        apply manifests: checkflow apply -f <file|dir> [--dry-run] [--prune] [--context NAME] [--detailed-exitcode]
+  export       write the configuration as manifests: checkflow export [-o DIR]
+  import       convert another tool's configuration: checkflow import gatus <config.yaml> [-o DIR]
+  systems      list the systems
+  health       show health: checkflow health [SYSTEM]
+  runs         show a check's newest runs: checkflow runs SYSTEM CHECK
+  run          run a check now: checkflow run SYSTEM CHECK
+  login        check and save a server and token: checkflow login --server URL [--token TOKEN]
+
 Run 'checkflow <command> --help' for the command's flags, their defaults and environment variables.
 `
 
@@ -56,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runToken(ctx, args[1:], stdout, stderr)
 	case "maintenance":
 		err = runMaintenance(ctx, args[1:], stdout, stderr)
+	case "apply", "export", "import", "systems", "health", "runs", "run", "login":
+		return runAPICommand(ctx, args[0], args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, currentVersion().Line())
 	case "help", "-h", "--help":
