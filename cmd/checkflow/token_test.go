@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/internal/testutil"
+	"github.com/checkflow/checkflow/server"
 )
 
 // `checkflow token create` prints a working token once, with the asked scopes; bad scopes are
@@ -45,6 +47,7 @@ func TestTokenCreate(t *testing.T) {
 		{"token", "create", "--scopes", "root", "--database-url", dbURL},
 		{"token", "create", "--database-url", dbURL},
 		{"token", "delete"},
+		{"token"},
 	} {
 		var o, e bytes.Buffer
 		if code := run(context.Background(), args, &o, &e); code != 2 || o.Len() != 0 {
@@ -77,5 +80,105 @@ func TestDevAdminTokenRotates(t *testing.T) {
 	tok, err := s.AuthenticateToken(ctx, second, time.Now())
 	if err != nil || len(tok.Scopes) != 1 || tok.Scopes[0] != store.ScopeAdmin {
 		t.Fatalf("dev token = %+v, %v", tok, err)
+	}
+}
+
+// `checkflow token list|create --api|revoke` manage tokens through a real API server with an
+// admin token, while `token create` without --api stays on the database; secrets are printed
+// once, on stdout only, and never listed.
+func TestTokenThroughAPI(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dbURL := testutil.NewDatabase(t)
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	admin, _, err := st.CreateToken(ctx, "bootstrap", []string{store.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, _, err := st.CreateToken(ctx, "reader", []string{store.ScopeStatusRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(server.New(server.Config{Pool: pool}).Handler())
+	defer hs.Close()
+	cmd := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := run(ctx, append([]string{"token"}, args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	// create through the API (--server implies --api; --api with --server too).
+	code, out, errOut := cmd("create", "--server", hs.URL, "--token", admin, "--scopes", "config:read,status:read", "--name", "ci")
+	secret := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(secret, "cf_") || strings.Count(out, "\n") != 1 || strings.Contains(errOut, secret) {
+		t.Fatalf("create: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	tok, err := st.AuthenticateToken(ctx, secret, time.Now())
+	if err != nil || tok.Name != "ci" || strings.Join(tok.Scopes, ",") != "status:read,config:read" {
+		t.Fatalf("created token = %+v, %v", tok, err)
+	}
+
+	// list shows it (and the others) without any secret.
+	code, out, errOut = cmd("list", "--server", hs.URL, "--token", admin)
+	if code != 0 || !strings.Contains(out, tok.ID) || !strings.Contains(out, "status:read,config:read") || strings.Count(out, "\n") != 4 {
+		t.Fatalf("list: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, s := range []string{secret, admin, reader} {
+		if strings.Contains(out, s) {
+			t.Error("list prints a token secret")
+		}
+	}
+
+	// revoke (flags after the id) stops it at once.
+	if code, out, errOut = cmd("revoke", tok.ID, "--server", hs.URL, "--token", admin); code != 0 || !strings.Contains(out, "revoked token "+tok.ID) {
+		t.Fatalf("revoke: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := st.AuthenticateToken(ctx, secret, time.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("revoked token still authenticates: %v", err)
+	}
+
+	// Without the admin scope: 403, exit 1, nothing created.
+	code, out, errOut = cmd("create", "--api", "--server", hs.URL, "--token", reader, "--scopes", "admin")
+	if code != 1 || out != "" || !strings.Contains(errOut, "403") {
+		t.Errorf("create with a status:read token: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// Missing scopes and a missing id are errors before any request.
+	if code, _, errOut = cmd("create", "--api", "--server", hs.URL, "--token", admin); code != 1 || !strings.Contains(errOut, "--scopes is required") {
+		t.Errorf("create without scopes: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut = cmd("revoke", "--server", hs.URL, "--token", admin); code != 1 || !strings.Contains(errOut, "expected the id") {
+		t.Errorf("revoke without id: exit %d, %q", code, errOut)
+	}
+	list, err := st.ListTokens(ctx)
+	if err != nil || len(list) != 3 {
+		t.Errorf("tokens after the refused calls = %d (%v), want 3", len(list), err)
+	}
+}
+
+// Only --api (not --api=false) and --server send `token create` to the API.
+func TestTokenCreateViaAPI(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--scopes", "admin"}, false},
+		{[]string{"--scopes", "admin", "--database-url", "postgres://x"}, false},
+		{[]string{"--api", "--scopes", "admin"}, true},
+		{[]string{"-api=true"}, true},
+		{[]string{"--api=false", "--scopes", "admin"}, false},
+		{[]string{"--server", "http://x"}, true},
+		{[]string{"--server=http://x"}, true},
+		{[]string{"--", "--api"}, false},
+	}
+	for _, tt := range tests {
+		if got := viaAPI(tt.args); got != tt.want {
+			t.Errorf("viaAPI(%v) = %v, want %v", tt.args, got, tt.want)
+		}
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/checkflow/checkflow/internal/apiclient"
 	"github.com/checkflow/checkflow/internal/manifest"
@@ -97,7 +99,20 @@ func ApplyManifests(ctx context.Context, cl *apiclient.Client, loader manifest.L
 	if err := conflicts(desired, remote, o.Context); err != nil {
 		return ApplyResult{}, err
 	}
-	plan := manifest.Diff(desired, remote.State, remote.Managed(o.Context), o.Prune)
+	managed := remote.Managed(o.Context)
+	// A system named by a channel, window or automation but by no manifest must exist on the
+	// server, and not be pruned by this apply.
+	err = manifest.CheckExternalRefs(desired, func(id string) bool {
+		_, ok := remote.State.Systems[id]
+		return ok && !(o.Prune && managed.Has(manifest.KindSystem, id))
+	})
+	if err != nil {
+		return ApplyResult{}, fmt.Errorf("invalid manifests:\n%w", err)
+	}
+	plan := manifest.Diff(desired, remote.State, managed, o.Prune)
+	if err := manifest.CheckWindows(plan, desired, time.Now()); err != nil {
+		return ApplyResult{}, fmt.Errorf("invalid manifests:\n%w", err)
+	}
 	if o.DryRun {
 		fmt.Fprintf(env.Stdout, "Plan for context %q (dry run):\n", o.Context)
 	} else {
@@ -105,6 +120,9 @@ func ApplyManifests(ctx context.Context, cl *apiclient.Client, loader manifest.L
 	}
 	if err := plan.WriteText(env.Stdout); err != nil {
 		return ApplyResult{}, err
+	}
+	if o.Prune {
+		fmt.Fprint(env.Stdout, untrackedNote(desired, remote))
 	}
 	res := ApplyResult{Plan: plan}
 	if o.DryRun {
@@ -145,6 +163,7 @@ func conflicts(desired *manifest.State, remote *Remote, context string) error {
 			problems = append(problems, fmt.Sprintf("%s: System %q is managed by context %q, not %q", desired.Systems[id].Pos, id, src, context))
 		}
 	}
+	problems = append(problems, kindConflicts(desired, remote, context)...)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n"))
 	}
@@ -273,25 +292,21 @@ func (a *applier) run(ctx context.Context, plan manifest.Plan) error {
 			}
 		}
 	}
-	// Deletes: systems before the checks they use.
-	for _, kind := range []manifest.Kind{manifest.KindSystem, manifest.KindHealthcheck} {
+	// Channels, maintenance windows and automations reference systems and checks.
+	if err := a.applyKinds(ctx, plan); err != nil {
+		return err
+	}
+	// Deletes: an object before the objects it references (automations, windows, channels,
+	// systems, checks).
+	kinds := manifest.Kinds()
+	slices.Reverse(kinds)
+	for _, kind := range kinds {
 		for _, ch := range plan.Changes {
 			if ch.Kind != kind || ch.Action != manifest.ActionDelete {
 				continue
 			}
-			id := ch.Name
-			var err error
-			if kind == manifest.KindSystem {
-				err = a.cl.DeleteSystem(ctx, id)
-			} else {
-				id = a.remote.CheckIDs[ch.Name]
-				err = a.cl.DeleteCheck(ctx, id)
-			}
-			if err != nil && !apiclient.IsStatus(err, 404) {
-				return fmt.Errorf("delete %s %q: %w", kind, ch.Name, err)
-			}
-			if err := a.cl.DeleteProvenance(ctx, string(kind), id); err != nil && !apiclient.IsStatus(err, 404) {
-				return fmt.Errorf("release %s %q: %w", kind, ch.Name, err)
+			if err := a.deleteKind(ctx, kind, ch.Name); err != nil {
+				return err
 			}
 		}
 	}
@@ -318,8 +333,9 @@ func contains(list []string, s string) bool {
 
 const exportUsage = "export [-o DIR] [--server URL] [--token TOKEN]"
 
-// Export is `checkflow export`: the server's checks and systems as manifests, to stdout or
-// to DIR/healthchecks.yaml and DIR/systems.yaml. Secret values are never written.
+// Export is `checkflow export`: the server's checks, systems, notification channels,
+// maintenance windows (but ended ones) and automations as manifests, to stdout or to files
+// under DIR (see manifest.Export). Secret values are never written.
 func Export(ctx context.Context, args []string, env Env) error {
 	fs := newFlagSet("export", env, exportUsage)
 	var c conn
@@ -345,7 +361,13 @@ func Export(ctx context.Context, args []string, env Env) error {
 		sort.Strings(names)
 		return fmt.Errorf("several checks share the names %s: a manifest names a check by its name; rename them first", strings.Join(names, ", "))
 	}
-	files, refs, err := manifest.Export(remote.State)
+	for _, kind := range manifest.Kinds() {
+		if dups := remote.DuplicateNames[kind]; len(dups) > 0 {
+			return fmt.Errorf("several %s objects share the names %s: a manifest names them by name; rename them first", kind, strings.Join(quotedKeys(dups), ", "))
+		}
+	}
+	state, ended := remote.State.WithoutEndedWindows(time.Now())
+	files, refs, err := manifest.Export(state)
 	if err != nil {
 		return err
 	}
@@ -368,9 +390,21 @@ func Export(ctx context.Context, args []string, env Env) error {
 			fmt.Fprintf(env.Stderr, "wrote %s\n", p)
 		}
 	}
-	fmt.Fprintf(env.Stderr, "exported %d checks and %d systems\n", len(remote.State.Checks), len(remote.State.Systems))
+	fmt.Fprintf(env.Stderr, "exported %d checks, %d systems, %d notification channels, %d maintenance windows and %d automations\n",
+		len(state.Checks), len(state.Systems), len(state.Channels), len(state.Windows), len(state.Automations))
+	if len(ended) > 0 {
+		fmt.Fprintf(env.Stderr, "skipped %d ended maintenance windows (the API refuses windows in the past): %s\n", len(ended), strings.Join(ended, ", "))
+	}
 	if len(refs) > 0 {
 		fmt.Fprintf(env.Stderr, "secret values are not exported; set these environment variables before apply: %s\n", strings.Join(refs, ", "))
 	}
 	return nil
+}
+
+func quotedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range sortedNames(m) {
+		out = append(out, fmt.Sprintf("%q", k))
+	}
+	return out
 }

@@ -1,5 +1,5 @@
 // Package cli implements checkflow's API commands: apply, export, import gatus, systems,
-// health, runs, run and login. They talk to the server through its HTTP API only
+// health, runs, run, login and token list|create|revoke. They talk to the server through its HTTP API only
 // (internal/apiclient), write to the given io.Writers and return the process exit code:
 //
 //   - 0: done (applied, or nothing to change);
@@ -67,7 +67,7 @@ func (e Env) configPath() (string, error) {
 }
 
 // Commands lists the commands Run knows, for usage texts.
-var Commands = []string{"apply", "export", "import", "systems", "health", "runs", "run", "login"}
+var Commands = []string{"apply", "export", "import", "systems", "health", "runs", "run", "login", "token"}
 
 // Run runs one command with its arguments and returns the exit code.
 func Run(ctx context.Context, cmd string, args []string, env Env) int {
@@ -90,6 +90,8 @@ func Run(ctx context.Context, cmd string, args []string, env Env) int {
 		err = RunNow(ctx, args, env)
 	case "login":
 		err = Login(ctx, args, env)
+	case "token":
+		err = Token(ctx, args, env)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}

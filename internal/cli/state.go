@@ -19,8 +19,16 @@ type Remote struct {
 	CheckNames map[string]string
 	// Duplicates lists check names several checks share (they cannot be managed by name).
 	Duplicates map[string][]string
-	// Sources maps "Kind/name" (check name, system id) to the GitOps context managing it.
+	// Sources maps "Kind/name" (check name, system id, automation name) to the GitOps context
+	// managing it.
 	Sources map[string]string
+	// ObjectIDs maps the names of channels, maintenance windows (titles) and automations to
+	// their ids, by kind; ObjectNames the ids to the names.
+	ObjectIDs   map[manifest.Kind]map[string]string
+	ObjectNames map[manifest.Kind]map[string]string
+	// DuplicateNames lists, by kind, the channel names, window titles and automation names
+	// several objects share (they cannot be managed by name).
+	DuplicateNames map[manifest.Kind]map[string][]string
 }
 
 // Source returns the context managing (kind, name), "" when unmanaged.
@@ -30,7 +38,10 @@ func (r *Remote) Source(kind manifest.Kind, name string) string {
 
 // Managed returns the objects managed by the context.
 func (r *Remote) Managed(context string) manifest.Managed {
-	m := manifest.Managed{manifest.KindHealthcheck: {}, manifest.KindSystem: {}}
+	m := manifest.Managed{}
+	for _, k := range TrackedKinds() {
+		m[k] = map[string]bool{}
+	}
 	for key, src := range r.Sources {
 		if src != context {
 			continue
@@ -43,10 +54,13 @@ func (r *Remote) Managed(context string) manifest.Managed {
 	return m
 }
 
-// FetchRemote reads the server's checks, systems, assignments and provenance through the API.
+// FetchRemote reads the server's checks, systems, assignments, notification channels,
+// maintenance windows, automations and provenance through the API.
 func FetchRemote(ctx context.Context, c *apiclient.Client) (*Remote, error) {
 	r := &Remote{State: manifest.NewState(), CheckIDs: map[string]string{}, CheckNames: map[string]string{},
-		Duplicates: map[string][]string{}, Sources: map[string]string{}}
+		Duplicates: map[string][]string{}, Sources: map[string]string{},
+		ObjectIDs: map[manifest.Kind]map[string]string{}, ObjectNames: map[manifest.Kind]map[string]string{},
+		DuplicateNames: map[manifest.Kind]map[string][]string{}}
 	list, err := c.ListChecks(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read checks: %w", err)
@@ -94,15 +108,24 @@ func FetchRemote(ctx context.Context, c *apiclient.Client) (*Remote, error) {
 		sort.Slice(ms.Healthchecks, func(i, j int) bool { return ms.Healthchecks[i].Check < ms.Healthchecks[j].Check })
 		r.State.Systems[sys.ID] = ms
 	}
+	if err := fetchKinds(ctx, c, r); err != nil {
+		return nil, err
+	}
 	prov, err := c.ListProvenance(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("read provenance: %w", err)
 	}
 	for _, p := range prov {
 		name := p.EntityID
-		if p.Kind == string(manifest.KindHealthcheck) {
+		switch k := manifest.Kind(p.Kind); k {
+		case manifest.KindHealthcheck:
 			if name = r.CheckNames[p.EntityID]; name == "" {
 				continue // the check is gone
+			}
+		case manifest.KindSystem:
+		default:
+			if name = r.ObjectNames[k][p.EntityID]; name == "" {
+				continue // gone, or a kind this CLI does not know
 			}
 		}
 		r.Sources[p.Kind+"/"+name] = p.Source

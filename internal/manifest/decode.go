@@ -161,6 +161,7 @@ func (l Loader) Load(files ...File) (*State, error) {
 		d.file(f)
 	}
 	d.resolveRefs()
+	d.resolveKindRefs()
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
@@ -174,6 +175,8 @@ type decoder struct {
 	firstPos map[string]Pos // kind/name → where first defined
 	file_    string
 	doc      string
+	// refs are the references of the kinds of kinds.go, resolved after every file is read.
+	refs []Ref
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file_, Line: n.Line, Column: n.Column} }
@@ -384,11 +387,10 @@ func (d *decoder) document(n *yaml.Node) {
 		metaKnown = []string{"name"}
 	case KindSystem:
 		metaKnown = []string{"name", "title", "labels"}
-	case "NotificationChannel", "MaintenanceWindow", "Automation":
-		d.errorf(top["kind"], "kind", "%s manifests are not supported yet (supported: Healthcheck, System)", kind)
-		return
+	case KindNotificationChannel, KindMaintenanceWindow, KindAutomation:
+		metaKnown = []string{"name"}
 	default:
-		d.errorf(top["kind"], "kind", "unknown kind %q (supported: Healthcheck, System)", kind)
+		d.errorf(top["kind"], "kind", "unknown kind %q (supported: %s)", kind, kindsText())
 		return
 	}
 	meta := d.fields(top["metadata"], "metadata", metaKnown, "name")
@@ -418,7 +420,30 @@ func (d *decoder) document(n *yaml.Node) {
 			sys.Pos = d.pos(n)
 			d.state.Systems[name] = sys
 		}
+	case KindNotificationChannel:
+		if ch := d.channel(top["spec"], name); ch != nil {
+			ch.Pos = d.pos(n)
+			d.state.Channels[name] = ch
+		}
+	case KindMaintenanceWindow:
+		if w := d.window(top["spec"], name); w != nil {
+			w.Pos = d.pos(n)
+			d.state.Windows[name] = w
+		}
+	case KindAutomation:
+		if a := d.automation(top["spec"], name); a != nil {
+			a.Pos = d.pos(n)
+			d.state.Automations[name] = a
+		}
 	}
+}
+
+func kindsText() string {
+	var out []string
+	for _, k := range Kinds() {
+		out = append(out, string(k))
+	}
+	return strings.Join(out, ", ")
 }
 
 func (d *decoder) healthcheck(n *yaml.Node, name string) *Check {

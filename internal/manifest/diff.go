@@ -38,7 +38,8 @@ type FieldChange struct {
 type Change struct {
 	Action Action
 	Kind   Kind
-	// Name is the check name or the system id.
+	// Name is the object's identity: the check, channel or automation name, the system id or
+	// the maintenance window title.
 	Name string
 	// Fields lists the changed fields of an update.
 	Fields []FieldChange
@@ -59,8 +60,9 @@ func (c Change) FieldNames() []string {
 	return out
 }
 
-// Plan is the ordered list of changes that makes the current state the desired one: checks
-// are created and updated before the systems that use them, systems deleted before checks.
+// Plan is the ordered list of changes that makes the current state the desired one: objects
+// are created and updated in Kinds order (checks, systems, channels, maintenance windows,
+// automations: before the objects that reference them) and deleted in the reverse order.
 type Plan struct {
 	Changes []Change
 }
@@ -126,6 +128,7 @@ func Diff(desired, current *State, managed Managed, prune bool) Plan {
 		}
 		p.Changes = append(p.Changes, c)
 	}
+	diffKinds(&p, desired, current)
 	gone := func(kind Kind, names []string, inDesired func(string) bool) {
 		for _, name := range names {
 			if inDesired(name) || !managed.Has(kind, name) {
@@ -138,6 +141,9 @@ func Diff(desired, current *State, managed Managed, prune bool) Plan {
 			p.Changes = append(p.Changes, Change{Action: a, Kind: kind, Name: name})
 		}
 	}
+	gone(KindAutomation, sortedKeys(current.Automations), func(n string) bool { _, ok := desired.Automations[n]; return ok })
+	gone(KindMaintenanceWindow, sortedKeys(current.Windows), func(n string) bool { _, ok := desired.Windows[n]; return ok })
+	gone(KindNotificationChannel, sortedKeys(current.Channels), func(n string) bool { _, ok := desired.Channels[n]; return ok })
 	gone(KindSystem, sortedKeys(current.Systems), func(id string) bool { _, ok := desired.Systems[id]; return ok })
 	gone(KindHealthcheck, sortedKeys(current.Checks), func(n string) bool { _, ok := desired.Checks[n]; return ok })
 	return p

@@ -87,8 +87,9 @@ type ExportFile struct {
 	Data []byte
 }
 
-// Export writes a state as manifests: healthchecks.yaml (every check) and systems.yaml (every
-// system with its healthchecks). Secret values are never written: each becomes
+// Export writes a state as manifests: healthchecks.yaml (every check), systems.yaml (every
+// system with its healthchecks), notification-channels.yaml, maintenance-windows.yaml and
+// automations.yaml (files without objects are left out). Secret values are never written: each becomes
 // {secretRef: NAME} with a name derived from the check and field, and secretRefs lists the
 // names an apply needs in its environment.
 func Export(s *State) (files []ExportFile, secretRefs []string, err error) {
@@ -175,12 +176,17 @@ func Export(s *State) (files []ExportFile, secretRefs []string, err error) {
 			return nil, nil, err
 		}
 	}
+	kindFiles, err := exportKinds(s, refs)
+	if err != nil {
+		return nil, nil, err
+	}
 	if checksBuf.Len() > 0 {
 		files = append(files, ExportFile{Name: "healthchecks.yaml", Data: checksBuf.Bytes()})
 	}
 	if systemsBuf.Len() > 0 {
 		files = append(files, ExportFile{Name: "systems.yaml", Data: systemsBuf.Bytes()})
 	}
+	files = append(files, kindFiles...)
 	return files, sortedKeys(refs), nil
 }
 

@@ -164,6 +164,12 @@ func TestMalformedGolden(t *testing.T) {
 					t.Errorf("error line names no field or document: %q", line)
 				}
 			}
+			// Secrets written in a manifest by mistake are refused without being echoed.
+			for _, secret := range []string{"s3cr3t-in-the-repo", "hooks.slack.com/services"} {
+				if strings.Contains(got, secret) {
+					t.Errorf("the error echoes a secret value: %s", got)
+				}
+			}
 			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

@@ -1,5 +1,6 @@
 // Package manifest is checkflow's configuration as code: YAML manifests (kinds System and
-// Healthcheck, reference §12) decoded strictly into a normalized model, the same model built
+// Healthcheck, reference §12, and checkflow's NotificationChannel, MaintenanceWindow and
+// Automation, see kinds.go) decoded strictly into a normalized model, the same model built
 // from the server's state, a pure plan (create / update with changed fields / delete /
 // unchanged) between the two, and the export of a model back to manifests.
 //
@@ -54,12 +55,20 @@ const (
 // Kind names a manifest kind.
 type Kind string
 
-// The supported kinds. NotificationChannel, MaintenanceWindow and Automation are not supported
-// yet (their documents are rejected with a message saying so).
+// The supported kinds (kinds.go documents the last three).
 const (
-	KindHealthcheck Kind = "Healthcheck"
-	KindSystem      Kind = "System"
+	KindHealthcheck         Kind = "Healthcheck"
+	KindSystem              Kind = "System"
+	KindNotificationChannel Kind = "NotificationChannel"
+	KindMaintenanceWindow   Kind = "MaintenanceWindow"
+	KindAutomation          Kind = "Automation"
 )
+
+// Kinds lists the supported kinds in apply order (an object is written after the objects it
+// references; deletes go the other way).
+func Kinds() []Kind {
+	return []Kind{KindHealthcheck, KindSystem, KindNotificationChannel, KindMaintenanceWindow, KindAutomation}
+}
 
 // Pos is where something was written: file, line and column (1-based).
 type Pos struct {
@@ -83,11 +92,22 @@ type State struct {
 	Checks map[string]*Check
 	// Systems by id.
 	Systems map[string]*System
+	// Channels by name (kind NotificationChannel).
+	Channels map[string]*Channel
+	// Windows by title (kind MaintenanceWindow).
+	Windows map[string]*Window
+	// Automations by name.
+	Automations map[string]*Automation
+	// ExternalSystems are the system references of channels, maintenance windows and
+	// automations that name no System manifest: the system must then exist on the server
+	// (CheckExternalRefs). Desired state only.
+	ExternalSystems []Ref
 }
 
 // NewState returns an empty state.
 func NewState() *State {
-	return &State{Checks: map[string]*Check{}, Systems: map[string]*System{}}
+	return &State{Checks: map[string]*Check{}, Systems: map[string]*System{}, Channels: map[string]*Channel{},
+		Windows: map[string]*Window{}, Automations: map[string]*Automation{}}
 }
 
 // Check is a health check configuration (kind Healthcheck).
