@@ -29,7 +29,7 @@ Commands:
   server       run the HTTP API against an existing Temporal cluster and PostgreSQL
   worker       run a Temporal worker (workflows and/or probes)
   migrate      apply database migrations and exit
-  token        create an API token (checkflow token create --scopes …)
+  token        API tokens: create (in the database, --scopes …), or list|create --api|revoke through the API
   maintenance  start a platform job now (checkflow maintenance run-now <rollup|retention|prune|reconcile>)
   version      print the version
 
