@@ -20,7 +20,8 @@ const forceDoc = "An entity managed by GitOps (provenance) is locked: writes to 
 	ForceHeader + ": true` (how `checkflow apply` reconciles its own entities)."
 
 // provenanceKinds are the kinds the lock knows.
-var provenanceKinds = []string{store.ProvenanceKindHealthcheck, store.ProvenanceKindSystem, store.ProvenanceKindAutomation}
+var provenanceKinds = []string{store.ProvenanceKindHealthcheck, store.ProvenanceKindSystem, store.ProvenanceKindAutomation,
+	store.ProvenanceKindNotificationChannel, store.ProvenanceKindMaintenanceWindow}
 
 // gitOpsRoutes lists this file's endpoints (appended to routeTable): API tokens and GitOps
 // provenance.
@@ -39,7 +40,7 @@ func (s *Server) gitOpsRoutes() []route {
 			desc:  "Answers `{\"provenance\": [{kind, entityId, source, createdAt, updatedAt}]}` ordered by kind and entity id; source is the GitOps context (`checkflow apply --context`). " + forceDoc,
 			query: []param{{name: "kind", desc: "Only this kind.", schema: schema{"type": "string", "enum": provenanceKinds}}}, status: 200}},
 		{method: put, path: v1 + "/provenance/{kind}/{entityId}", auth: true, scope: ScopeAdmin, handler: s.putProvenance, doc: opDoc{id: "setProvenance", tag: "Settings", summary: "Mark an entity as managed by a GitOps context",
-			desc: "Body `{\"source\": \"<context>\"}` (1–200 characters). kind is Healthcheck (entityId: the check id), System (the system id) or Automation (the automation id); the entity must exist. " +
+			desc: "Body `{\"source\": \"<context>\"}` (1–200 characters). kind is Healthcheck (entityId: the check id), System (the system id), Automation (the automation id), NotificationChannel (the channel id) or MaintenanceWindow (the window id); the entity must exist. " +
 				"Answers 200 with the record. " + forceDoc, status: 200}},
 		{method: del, path: v1 + "/provenance/{kind}/{entityId}", auth: true, scope: ScopeAdmin, handler: s.deleteProvenance, doc: opDoc{id: "deleteProvenance", tag: "Settings", summary: "Release an entity from GitOps management",
 			desc: "404 when the entity is not managed.", status: 204}},
@@ -172,8 +173,16 @@ func (s *Server) provenanceParams(c echo.Context, mustExist bool) (kind, id stri
 		if mustExist {
 			_, err = s.store.GetAutomation(ctx, id)
 		}
+	case store.ProvenanceKindNotificationChannel:
+		if mustExist {
+			_, err = s.store.GetChannel(ctx, id)
+		}
+	case store.ProvenanceKindMaintenanceWindow:
+		if mustExist {
+			_, err = s.store.GetMaintenance(ctx, id)
+		}
 	default:
-		return "", "", notFoundProblem("unknown kind " + kind + " (Healthcheck, System or Automation)")
+		return "", "", notFoundProblem("unknown kind " + kind + " (Healthcheck, System, Automation, NotificationChannel or MaintenanceWindow)")
 	}
 	return kind, id, err
 }

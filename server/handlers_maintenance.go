@@ -253,6 +253,9 @@ func (s *Server) updateMaintenance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.gitOpsLock(ctx, store.ProvenanceKindMaintenanceWindow, cur.ID); err != nil {
+		return err
+	}
 	in := store.MaintenanceInput{Title: cur.Title, Description: cur.Description, SystemIDs: cur.SystemIDs, StartsAt: cur.StartsAt, EndsAt: cur.EndsAt}
 	if b.Title.Set {
 		in.Title = b.Title.Value
@@ -306,10 +309,17 @@ func (s *Server) deleteMaintenance(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := s.store.DeleteMaintenance(ctx, id); err != nil {
+	cur, err := s.store.GetMaintenance(ctx, id)
+	if err != nil {
 		return err
 	}
-	if err := s.notifyMaintenance(ctx, id, true); err != nil {
+	if err := s.gitOpsLock(ctx, store.ProvenanceKindMaintenanceWindow, cur.ID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteMaintenance(ctx, cur.ID); err != nil {
+		return err
+	}
+	if err := s.notifyMaintenance(ctx, cur.ID, true); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

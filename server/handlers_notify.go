@@ -346,6 +346,9 @@ func (s *Server) updateChannel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.gitOpsLock(ctx, store.ProvenanceKindNotificationChannel, cur.ID); err != nil {
+		return err
+	}
 	in := store.ChannelInput{Name: cur.Name, Type: cur.Type, Config: cur.Config, Systems: cur.Systems, Events: cur.Events,
 		RemindEverySeconds: cur.RemindEverySeconds, Enabled: cur.Enabled}
 	if b.Type.Set && b.Type.Value != cur.Type {
@@ -408,7 +411,15 @@ func (s *Server) deleteChannel(c echo.Context) error {
 	if err := newQuery(c).finish(); err != nil {
 		return err
 	}
-	if err := s.store.DeleteChannel(c.Request().Context(), id); err != nil {
+	ctx := c.Request().Context()
+	cur, err := s.store.GetChannel(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.gitOpsLock(ctx, store.ProvenanceKindNotificationChannel, cur.ID); err != nil {
+		return err
+	}
+	if err := s.store.DeleteChannel(ctx, cur.ID); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -230,10 +230,10 @@ func (s *Server) routeTable() []route {
 		{method: get, path: v1 + "/channels/{channelId}", auth: true, scope: cfgRead, handler: s.getChannel, doc: opDoc{id: "getChannel", tag: "Notifications", summary: "Get a notification channel",
 			desc: `x-secret config values read "****". failing is true from the delivery that reached the failure threshold until the next successful one.`, status: 200, response: "Channel"}},
 		{method: patch, path: v1 + "/channels/{channelId}", auth: true, scope: cfgManage, handler: s.updateChannel, doc: opDoc{id: "updateChannel", tag: "Notifications", summary: "Update a notification channel",
-			desc: `Absent fields keep their value; config replaces the whole config, and a secret sent back as "****" keeps its stored value. The type cannot change (422 on type). remindEvery null turns reminders off. A changed config clears the channel's failure count.`,
+			desc: `Absent fields keep their value; config replaces the whole config, and a secret sent back as "****" keeps its stored value. The type cannot change (422 on type). remindEvery null turns reminders off. A changed config clears the channel's failure count. 403 when the channel is managed by GitOps. ` + forceDoc,
 			body: "ChannelPatch", status: 200, response: "Channel"}},
 		{method: del, path: v1 + "/channels/{channelId}", auth: true, scope: cfgManage, handler: s.deleteChannel, doc: opDoc{id: "deleteChannel", tag: "Notifications", summary: "Delete a notification channel with its deliveries",
-			status: 204}},
+			desc: "403 when the channel is managed by GitOps. " + forceDoc, status: 204}},
 		{method: post, path: v1 + "/channels/{channelId}/test", auth: true, scope: cfgManage, handler: s.testChannel, doc: opDoc{id: "testChannel", tag: "Notifications", summary: "Send a test notification through a channel",
 			desc: fmt.Sprintf("Sends one message (event `test`, system `checkflow-test`) synchronously, at most %v, and records it as a delivery (systemId null). "+
 				"A failed send is a 200 with `status: failed`, the error (secrets redacted) and whether a retry could succeed. The channel's failure state is not changed.", channelTestTimeout),
@@ -261,10 +261,10 @@ func (s *Server) routeTable() []route {
 		{method: get, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgRead, handler: s.getMaintenance, doc: opDoc{id: "getMaintenance", tag: "Maintenance", summary: "Get a maintenance window",
 			status: 200, response: "Maintenance"}},
 		{method: patch, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgManage, handler: s.updateMaintenance, doc: opDoc{id: "updateMaintenance", tag: "Maintenance", summary: "Change a maintenance window",
-			desc: "Absent fields keep their value; the result is validated like a new window (endsAt after startsAt and in the future; system ids sent must exist).",
+			desc: "Absent fields keep their value; the result is validated like a new window (endsAt after startsAt and in the future; system ids sent must exist). 403 when the window is managed by GitOps. " + forceDoc,
 			body: "MaintenancePatch", status: 200, response: "Maintenance", errors: []int{503}}},
 		{method: del, path: v1 + "/maintenances/{maintenanceId}", auth: true, scope: cfgManage, handler: s.deleteMaintenance, doc: opDoc{id: "deleteMaintenance", tag: "Maintenance", summary: "Delete a maintenance window",
-			status: 204, errors: []int{503}}},
+			desc: "403 when the window is managed by GitOps. " + forceDoc, status: 204, errors: []int{503}}},
 
 		// Automations.
 		{method: get, path: v1 + "/automations", auth: true, scope: cfgRead, handler: s.listAutomations, doc: opDoc{id: "listAutomations", tag: "Automations", summary: "List automations",

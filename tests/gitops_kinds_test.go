@@ -12,6 +12,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/apiclient"
 	"github.com/checkflow/checkflow/internal/cli"
+	"github.com/checkflow/checkflow/internal/manifest"
 )
 
 // kindsDocs are manifests with a check, a system, and a notification channel, a maintenance
@@ -79,8 +80,9 @@ func snapshotKinds(t *testing.T, g *gitOpsStack) string {
 // NotificationChannel, MaintenanceWindow and Automation manifests apply end to end: the server
 // gets them with their references resolved to ids; a second apply writes nothing; one edited
 // field is one update; export applies back to no change; an ended window is refused naming
-// spec.endsAt; prune deletes the automation (tracked by provenance) and leaves the channel and
-// the window (not tracked: the server's provenance API does not know their kinds).
+// spec.endsAt; apply marks the channel, the window and the automation with its context, which
+// locks them (403 to a config:manage token, and to admin without X-Checkflow-Force); prune
+// deletes all three and releases their provenance.
 func TestGitOpsKinds(t *testing.T) {
 	g := newGitOpsStack(t)
 	ctx := context.Background()
@@ -130,13 +132,18 @@ func TestGitOpsKinds(t *testing.T) {
 		!strings.Contains(string(auto.Actions[2].Config), `"secret":"****"`) || auto.Trigger.Window == nil || auto.CooldownSeconds != 600 {
 		t.Errorf("automation on the server = %+v", auto)
 	}
-	// The automation is managed by the context (and locked); the channel and window are not.
-	if src := remote.Source("Automation", "kinds-auto"); src != cli.DefaultContext {
-		t.Errorf("automation provenance = %q", src)
+	// The channel, the window and the automation are managed by the context (and locked).
+	for _, m := range []struct{ kind, name string }{
+		{"NotificationChannel", "kinds-hook"}, {"MaintenanceWindow", "kinds-window"}, {"Automation", "kinds-auto"},
+	} {
+		if src := remote.Source(manifest.Kind(m.kind), m.name); src != cli.DefaultContext {
+			t.Errorf("%s %q provenance = %q, want %q", m.kind, m.name, src, cli.DefaultContext)
+		}
 	}
 	if _, err := g.client(g.manage).UpdateAutomation(ctx, auto.ID, auto.Spec); !apiclient.IsStatus(err, 403) {
 		t.Errorf("config:manage update of the managed automation: %v, want 403", err)
 	}
+	testKindsLock(t, g, sys, ch, windows[0])
 
 	// Apply again: no changes, nothing written.
 	before := snapshotKinds(t, g)
@@ -200,24 +207,114 @@ spec:
 		t.Fatalf("apply of an ended window: exit %d\n%s", code, out)
 	}
 
-	// Prune with only the check and the system left: the automation is deleted; the channel and
-	// the window are not tracked, so they stay and the plan says why.
+	// Prune with only the check and the system left: the automation, the window and the channel
+	// are deleted and released.
 	writeFile(t, path, checkDoc("kinds-check", tg.srv.URL, 3600)+"---\n"+systemDoc(sys, []string{"kinds-check"}, 2))
 	code, out = g.cli(t, nil, "apply", "-f", dir, "--prune")
-	if code != 0 || countLines(out, "- delete") != 1 || !strings.Contains(out, `- delete Automation "kinds-auto"`) || !strings.Contains(out, "--prune never deletes them") {
+	if code != 0 || countLines(out, "- delete") != 3 || !strings.Contains(out, `- delete Automation "kinds-auto"`) ||
+		!strings.Contains(out, `- delete MaintenanceWindow "kinds-window"`) || !strings.Contains(out, `- delete NotificationChannel "kinds-hook"`) {
 		t.Fatalf("prune: exit %d\n%s", code, out)
 	}
 	if got, err := cl.ListAutomations(ctx); err != nil || len(got) != 0 {
 		t.Errorf("automations after prune = %+v, %v", got, err)
 	}
-	if prov, err := cl.ListProvenance(ctx, "Automation"); err != nil || len(prov) != 0 {
-		t.Errorf("automation provenance after prune = %+v, %v", prov, err)
-	}
-	if got, err := cl.ListChannels(ctx); err != nil || len(got) != 1 {
+	if got, err := cl.ListChannels(ctx); err != nil || len(got) != 0 {
 		t.Errorf("channels after prune = %+v, %v", got, err)
 	}
-	if got, err := cl.ListMaintenances(ctx); err != nil || len(got) != 1 {
+	if got, err := cl.ListMaintenances(ctx); err != nil || len(got) != 0 {
 		t.Errorf("windows after prune = %+v, %v", got, err)
+	}
+	for _, kind := range []string{"Automation", "NotificationChannel", "MaintenanceWindow"} {
+		if prov, err := cl.ListProvenance(ctx, kind); err != nil || len(prov) != 0 {
+			t.Errorf("%s provenance after prune = %+v, %v", kind, prov, err)
+		}
+	}
+	// A second prune has nothing left to do.
+	code, out = g.cli(t, nil, "apply", "-f", dir, "--prune")
+	if code != 0 || !strings.Contains(out, "No changes.") {
+		t.Fatalf("second prune: exit %d\n%s", code, out)
+	}
+}
+
+// testKindsLock checks the GitOps lock on the managed channel ch and window w (written back
+// unchanged): a config:manage token and an admin token without the force header get 403
+// managed-by-gitops on updates and deletes, admin + X-Checkflow-Force: true updates them; a
+// forced delete removes a managed channel and window of another context. The provenance API
+// takes both kinds and refuses a missing entity.
+func testKindsLock(t *testing.T, g *gitOpsStack, sys string, ch apiclient.Channel, w apiclient.Maintenance) {
+	t.Helper()
+	ctx := context.Background()
+	admin := g.client(g.admin)
+	forced := g.client(g.admin)
+	forced.Force = true
+	chIn := apiclient.ChannelInput{Name: ch.Name, Config: ch.Config, Systems: ch.Systems, Events: ch.Events, RemindEvery: ch.RemindEvery, Enabled: ch.Enabled}
+	wIn := apiclient.MaintenanceInput{Title: w.Title, Description: w.Description, SystemIDs: w.SystemIDs, StartsAt: w.StartsAt, EndsAt: w.EndsAt}
+
+	// Another context's channel and window, created and marked through the API, for the
+	// forced deletes.
+	otherCh, err := admin.CreateChannel(ctx, apiclient.ChannelInput{Name: "kinds-other-hook", Type: "webhook",
+		Config: []byte(`{"url":"https://hooks.example.com/other"}`), Systems: []string{sys}, Events: []string{"recovery"}, Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherW, err := admin.CreateMaintenance(ctx, apiclient.MaintenanceInput{Title: "kinds-other-window", SystemIDs: []string{sys}, StartsAt: w.StartsAt, EndsAt: w.EndsAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct{ kind, id string }{{"NotificationChannel", otherCh.ID}, {"MaintenanceWindow", otherW.ID}} {
+		if err := admin.SetProvenance(ctx, m.kind, m.id, "elsewhere"); err != nil {
+			t.Fatalf("mark %s %s: %v", m.kind, m.id, err)
+		}
+		if err := admin.SetProvenance(ctx, m.kind, "00000000-0000-4000-8000-000000000000", "elsewhere"); !apiclient.IsStatus(err, 404) {
+			t.Errorf("mark a missing %s: %v, want 404", m.kind, err)
+		}
+	}
+
+	updateCh := func(c *apiclient.Client) error { _, err := c.UpdateChannel(ctx, ch.ID, chIn); return err }
+	updateW := func(c *apiclient.Client) error { _, err := c.UpdateMaintenance(ctx, w.ID, wIn); return err }
+	tests := []struct {
+		name   string
+		client *apiclient.Client
+		write  func(*apiclient.Client) error
+		want   int // 0: success
+	}{
+		{"config:manage updates the channel", g.client(g.manage), updateCh, 403},
+		{"config:manage deletes the channel", g.client(g.manage), func(c *apiclient.Client) error { return c.DeleteChannel(ctx, ch.ID) }, 403},
+		{"config:manage updates the window", g.client(g.manage), updateW, 403},
+		{"config:manage deletes the window", g.client(g.manage), func(c *apiclient.Client) error { return c.DeleteMaintenance(ctx, w.ID) }, 403},
+		{"admin without force updates the channel", admin, updateCh, 403},
+		{"admin without force deletes the window", admin, func(c *apiclient.Client) error { return c.DeleteMaintenance(ctx, w.ID) }, 403},
+		{"admin with force updates the channel", forced, updateCh, 0},
+		{"admin with force updates the window", forced, updateW, 0},
+		{"admin with force deletes another context's channel", forced, func(c *apiclient.Client) error { return c.DeleteChannel(ctx, otherCh.ID) }, 0},
+		{"admin with force deletes another context's window", forced, func(c *apiclient.Client) error { return c.DeleteMaintenance(ctx, otherW.ID) }, 0},
+	}
+	for _, tt := range tests {
+		err := tt.write(tt.client)
+		switch {
+		case tt.want == 0 && err != nil:
+			t.Errorf("%s: %v, want success", tt.name, err)
+		case tt.want != 0 && !apiclient.IsStatus(err, tt.want):
+			t.Errorf("%s: %v, want %d", tt.name, err, tt.want)
+		case tt.want == 403 && !strings.Contains(err.Error(), "managed by GitOps"):
+			t.Errorf("%s: 403 does not say managed by GitOps: %v", tt.name, err)
+		}
+	}
+	// The locked objects are still there; the forced deletes happened.
+	channels, err := admin.ListChannels(ctx)
+	if err != nil || len(channels) != 1 || channels[0].ID != ch.ID {
+		t.Errorf("channels after the lock checks = %+v, %v", channels, err)
+	}
+	windows, err := admin.ListMaintenances(ctx)
+	if err != nil || len(windows) != 1 || windows[0].ID != w.ID {
+		t.Errorf("windows after the lock checks = %+v, %v", windows, err)
+	}
+	// The server keeps a deleted entity's provenance (like the other kinds; apply releases
+	// what it prunes): release the other context's records.
+	for _, m := range []struct{ kind, id string }{{"NotificationChannel", otherCh.ID}, {"MaintenanceWindow", otherW.ID}} {
+		if err := admin.DeleteProvenance(ctx, m.kind, m.id); err != nil && !apiclient.IsStatus(err, 404) {
+			t.Errorf("release %s %s: %v", m.kind, m.id, err)
+		}
 	}
 }
 

@@ -121,9 +121,6 @@ func ApplyManifests(ctx context.Context, cl *apiclient.Client, loader manifest.L
 	if err := plan.WriteText(env.Stdout); err != nil {
 		return ApplyResult{}, err
 	}
-	if o.Prune {
-		fmt.Fprint(env.Stdout, untrackedNote(desired, remote))
-	}
 	res := ApplyResult{Plan: plan}
 	if o.DryRun {
 		return res, nil

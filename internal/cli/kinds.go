@@ -14,12 +14,11 @@ import (
 )
 
 // TrackedKinds are the kinds apply marks with provenance (the server's provenance API and
-// GitOps lock know them): only their objects are pruned, and another context's objects of
-// these kinds are refused. NotificationChannel and MaintenanceWindow objects are reconciled by
-// name but not tracked: the server's provenance API does not take those kinds yet, so apply
-// never prunes them (they are neither "kept" nor deleted) and does not lock them.
+// GitOps lock know them): every kind of manifest. Only objects the context manages are pruned
+// (or reported as kept), and another context's objects are refused.
 func TrackedKinds() []manifest.Kind {
-	return []manifest.Kind{manifest.KindHealthcheck, manifest.KindSystem, manifest.KindAutomation}
+	return []manifest.Kind{manifest.KindHealthcheck, manifest.KindSystem, manifest.KindNotificationChannel,
+		manifest.KindMaintenanceWindow, manifest.KindAutomation}
 }
 
 func tracked(k manifest.Kind) bool { return slices.Contains(TrackedKinds(), k) }
@@ -262,41 +261,56 @@ func kindConflicts(desired *manifest.State, remote *Remote, context string) []st
 }
 
 // applyKinds creates and updates the channels, maintenance windows and automations of the
-// plan, in that order (automations name channels), and marks the automations as managed.
+// plan, in that order (automations name channels), and marks them all as managed by the
+// context (unchanged ones too, counting those it adopts).
 func (a *applier) applyKinds(ctx context.Context, plan manifest.Plan) error {
 	for _, ch := range plan.Changes {
-		if ch.Kind != manifest.KindNotificationChannel || (ch.Action != manifest.ActionCreate && ch.Action != manifest.ActionUpdate) {
+		if ch.Kind != manifest.KindNotificationChannel || ch.Action == manifest.ActionDelete || ch.Action == manifest.ActionKept {
 			continue
 		}
 		want := a.desired.Channels[ch.Name]
-		in, err := channelInput(want)
-		if err != nil {
-			return fmt.Errorf("%s: NotificationChannel %q: %w", want.Pos, ch.Name, err)
-		}
-		if ch.Action == manifest.ActionCreate {
-			created, err := a.cl.CreateChannel(ctx, in)
+		if ch.Action == manifest.ActionCreate || ch.Action == manifest.ActionUpdate {
+			in, err := channelInput(want)
 			if err != nil {
-				return fmt.Errorf("%s: create NotificationChannel %q: %w", want.Pos, ch.Name, err)
+				return fmt.Errorf("%s: NotificationChannel %q: %w", want.Pos, ch.Name, err)
 			}
-			a.remote.addObject(manifest.KindNotificationChannel, ch.Name, created.ID)
-		} else if _, err := a.cl.UpdateChannel(ctx, a.remote.objectID(manifest.KindNotificationChannel, ch.Name), in); err != nil {
-			return fmt.Errorf("%s: update NotificationChannel %q: %w", want.Pos, ch.Name, err)
+			if ch.Action == manifest.ActionCreate {
+				created, err := a.cl.CreateChannel(ctx, in)
+				if err != nil {
+					return fmt.Errorf("%s: create NotificationChannel %q: %w", want.Pos, ch.Name, err)
+				}
+				a.remote.addObject(manifest.KindNotificationChannel, ch.Name, created.ID)
+			} else if _, err := a.cl.UpdateChannel(ctx, a.remote.objectID(manifest.KindNotificationChannel, ch.Name), in); err != nil {
+				return fmt.Errorf("%s: update NotificationChannel %q: %w", want.Pos, ch.Name, err)
+			}
+		} else if a.remote.Source(manifest.KindNotificationChannel, ch.Name) == "" {
+			a.adopted++
+		}
+		if err := a.mark(ctx, manifest.KindNotificationChannel, ch.Name, a.remote.objectID(manifest.KindNotificationChannel, ch.Name)); err != nil {
+			return err
 		}
 	}
 	for _, ch := range plan.Changes {
-		if ch.Kind != manifest.KindMaintenanceWindow || (ch.Action != manifest.ActionCreate && ch.Action != manifest.ActionUpdate) {
+		if ch.Kind != manifest.KindMaintenanceWindow || ch.Action == manifest.ActionDelete || ch.Action == manifest.ActionKept {
 			continue
 		}
 		want := a.desired.Windows[ch.Name]
-		in := apiclient.MaintenanceInput{Title: want.Title, Description: want.Description, SystemIDs: want.Systems, StartsAt: want.StartsAt, EndsAt: want.EndsAt}
-		if ch.Action == manifest.ActionCreate {
-			created, err := a.cl.CreateMaintenance(ctx, in)
-			if err != nil {
-				return fmt.Errorf("%s: create MaintenanceWindow %q: %w", want.Pos, ch.Name, err)
+		if ch.Action == manifest.ActionCreate || ch.Action == manifest.ActionUpdate {
+			in := apiclient.MaintenanceInput{Title: want.Title, Description: want.Description, SystemIDs: want.Systems, StartsAt: want.StartsAt, EndsAt: want.EndsAt}
+			if ch.Action == manifest.ActionCreate {
+				created, err := a.cl.CreateMaintenance(ctx, in)
+				if err != nil {
+					return fmt.Errorf("%s: create MaintenanceWindow %q: %w", want.Pos, ch.Name, err)
+				}
+				a.remote.addObject(manifest.KindMaintenanceWindow, ch.Name, created.ID)
+			} else if _, err := a.cl.UpdateMaintenance(ctx, a.remote.objectID(manifest.KindMaintenanceWindow, ch.Name), in); err != nil {
+				return fmt.Errorf("%s: update MaintenanceWindow %q: %w", want.Pos, ch.Name, err)
 			}
-			a.remote.addObject(manifest.KindMaintenanceWindow, ch.Name, created.ID)
-		} else if _, err := a.cl.UpdateMaintenance(ctx, a.remote.objectID(manifest.KindMaintenanceWindow, ch.Name), in); err != nil {
-			return fmt.Errorf("%s: update MaintenanceWindow %q: %w", want.Pos, ch.Name, err)
+		} else if a.remote.Source(manifest.KindMaintenanceWindow, ch.Name) == "" {
+			a.adopted++
+		}
+		if err := a.mark(ctx, manifest.KindMaintenanceWindow, ch.Name, a.remote.objectID(manifest.KindMaintenanceWindow, ch.Name)); err != nil {
+			return err
 		}
 	}
 	for _, ch := range plan.Changes {
@@ -364,13 +378,4 @@ func (a *applier) deleteKind(ctx context.Context, kind manifest.Kind, name strin
 		return fmt.Errorf("release %s %q: %w", kind, name, err)
 	}
 	return nil
-}
-
-// untrackedNote says, when --prune is given and the server or the manifests have channels or
-// maintenance windows, that prune does not touch them.
-func untrackedNote(desired *manifest.State, remote *Remote) string {
-	if len(desired.Channels)+len(desired.Windows)+len(remote.State.Channels)+len(remote.State.Windows) == 0 {
-		return ""
-	}
-	return "Note: NotificationChannel and MaintenanceWindow objects are matched by name but not tracked by provenance (the server's provenance API does not know these kinds): --prune never deletes them.\n"
 }

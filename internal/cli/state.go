@@ -19,8 +19,8 @@ type Remote struct {
 	CheckNames map[string]string
 	// Duplicates lists check names several checks share (they cannot be managed by name).
 	Duplicates map[string][]string
-	// Sources maps "Kind/name" (check name, system id, automation name) to the GitOps context
-	// managing it.
+	// Sources maps "Kind/name" (check name, system id, channel name, window title, automation
+	// name) to the GitOps context managing it.
 	Sources map[string]string
 	// ObjectIDs maps the names of channels, maintenance windows (titles) and automations to
 	// their ids, by kind; ObjectNames the ids to the names.
