@@ -102,6 +102,7 @@ func NewRegistry(opts ...Option) *Registry {
 	for _, s := range []*strategyDef{
 		httpStrategy(), tcpStrategy(), dnsStrategy(), tlsStrategy(), pingStrategy(),
 		postgresStrategy(), redisStrategy(), grpcStrategy(), scriptStrategy(),
+		mysqlStrategy(), sshStrategy(), rconStrategy(), jenkinsStrategy(),
 	} {
 		r.add(s)
 	}

@@ -9,13 +9,14 @@ import (
 
 func TestRegistryStrategiesAndAliases(t *testing.T) {
 	r := NewRegistry()
-	want := []string{"http", "tcp", "dns", "tls", "ping", "postgres", "redis", "grpc", "script"}
+	want := []string{"http", "tcp", "dns", "tls", "ping", "postgres", "redis", "grpc", "script", "mysql", "ssh", "rcon", "jenkins"}
 	infos := r.Strategies()
 	if len(infos) != len(want) {
 		t.Fatalf("got %d strategies, want %d", len(infos), len(want))
 	}
 	wantCollectors := map[string]string{"http": "request", "tcp": "banner", "dns": "lookup", "tls": "certificate",
-		"ping": "ping", "postgres": "query", "redis": "command", "grpc": "health", "script": "execute"}
+		"ping": "ping", "postgres": "query", "redis": "command", "grpc": "health", "script": "execute",
+		"mysql": "mysql-query", "ssh": "ssh-command", "rcon": "rcon-command", "jenkins": "job-status"}
 	for i, info := range infos {
 		if info.ID != want[i] {
 			t.Errorf("strategy %d = %q, want %q", i, info.ID, want[i])
@@ -39,18 +40,18 @@ func TestRegistryStrategiesAndAliases(t *testing.T) {
 		if timeout["default"] != 30000.0 || timeout["minimum"] != 100.0 || timeout["type"] != "integer" {
 			t.Errorf("%s timeout schema %v", info.ID, timeout)
 		}
-		if len(info.Collectors) != 1 || info.Collectors[0].ID != wantCollectors[info.ID] {
+		if len(info.Collectors) == 0 || info.Collectors[0].ID != wantCollectors[info.ID] {
 			t.Fatalf("%s collectors %+v", info.ID, info.Collectors)
 		}
 		c := info.Collectors[0]
 		if c.StrategyID != info.ID || c.Aliases[0] != "healthcheck-"+info.ID+"."+c.ID || len(c.Aggregates) == 0 {
 			t.Errorf("collector info %+v", c)
 		}
-		if got := r.Collectors(alias); len(got) != 1 || got[0].ID != c.ID {
+		if got := r.Collectors(alias); len(got) != len(info.Collectors) || got[0].ID != c.ID {
 			t.Errorf("Collectors(%q) = %+v", alias, got)
 		}
 	}
-	if _, ok := r.Strategy("ssh"); ok {
+	if _, ok := r.Strategy("smtp"); ok {
 		t.Fatal("unknown strategy found")
 	}
 	if got := r.Collectors("nope"); got == nil || len(got) != 0 {
@@ -126,7 +127,7 @@ func TestValidateRejectsInvalidConfigs(t *testing.T) {
 		{"assertion bad JSONPath", "http", `{}`, []CollectorEntry{entry(t, "c1", "request", map[string]any{"url": "http://x"}, Assertion{Field: "body", JSONPath: "$.a[", Operator: "exists"})}, "collectors[0].assertions[0].jsonPath", "invalid JSONPath"},
 		{"assertion numeric op needs number", "http", `{}`, []CollectorEntry{entry(t, "c1", "request", map[string]any{"url": "http://x"}, Assertion{Field: "responseTimeMs", Operator: "lessThan", Value: "fast"})}, "collectors[0].assertions[0].value", "must be a number"},
 		{"assertion bad regex", "http", `{}`, []CollectorEntry{entry(t, "c1", "request", map[string]any{"url": "http://x"}, Assertion{Field: "statusText", Operator: "matches", Value: "("})}, "collectors[0].assertions[0].value", "invalid regular expression"},
-		{"unknown strategy", "ssh", `{}`, nil, "strategyId", `unknown strategy "ssh"`},
+		{"unknown strategy", "smtp", `{}`, nil, "strategyId", `unknown strategy "smtp"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
