@@ -1,5 +1,5 @@
-// Package checks runs health-check probes: strategies (http, tcp, dns, tls, ping, postgres,
-// redis, grpc, script), their collectors, assertions on collector results, secret injection
+// Package checks runs health-check probes: strategies (http, tcp, dns, tls, ping, postgres, mysql,
+// redis, grpc, ssh, rcon, jenkins, script), their collectors, assertions on collector results, secret injection
 // and masking, and the per-collector aggregate merge used by hourly aggregation.
 //
 // The package does no Temporal and no HTTP-API work; the probe activity calls
