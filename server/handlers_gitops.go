@@ -31,17 +31,17 @@ func (s *Server) gitOpsRoutes() []route {
 		{method: post, path: v1 + "/tokens", auth: true, scope: ScopeAdmin, handler: s.createToken, doc: opDoc{id: "createToken", tag: "Settings", summary: "Create an API token",
 			desc: "Body `{\"name\": \"ci\", \"scopes\": [\"config:manage\"]}` (scopes: status:read, config:read, config:manage, details:read, admin). " +
 				"Answers 201 with the token `{id, name, scopes, createdAt, secret}`: the secret (`cf_…`) is shown only in this answer (only its hash is stored).",
-			status: 201}},
+			body: "TokenCreate", status: 201, response: "TokenCreated"}},
 		{method: get, path: v1 + "/tokens", auth: true, scope: ScopeAdmin, handler: s.listTokens, doc: opDoc{id: "listTokens", tag: "Settings", summary: "List API tokens (revoked ones too), oldest first",
-			desc: "Answers `{\"tokens\": [{id, name, scopes, createdAt, lastUsedAt?, revokedAt?}]}`; secrets are never shown.", status: 200}},
+			desc: "Answers `{\"tokens\": [{id, name, scopes, createdAt, lastUsedAt?, revokedAt?}]}`; secrets are never shown.", status: 200, response: "TokenList"}},
 		{method: del, path: v1 + "/tokens/{tokenId}", auth: true, scope: ScopeAdmin, handler: s.revokeToken, doc: opDoc{id: "revokeToken", tag: "Settings", summary: "Revoke an API token",
 			desc: "It stops authenticating at once; revoking a revoked token keeps its first revocation time.", status: 204}},
 		{method: get, path: v1 + "/provenance", auth: true, scope: ScopeConfigRead, handler: s.listProvenance, doc: opDoc{id: "listProvenance", tag: "Settings", summary: "List the entities managed by GitOps",
 			desc:  "Answers `{\"provenance\": [{kind, entityId, source, createdAt, updatedAt}]}` ordered by kind and entity id; source is the GitOps context (`checkflow apply --context`). " + forceDoc,
-			query: []param{{name: "kind", desc: "Only this kind.", schema: schema{"type": "string", "enum": provenanceKinds}}}, status: 200}},
+			query: []param{{name: "kind", desc: "Only this kind.", schema: schema{"type": "string", "enum": provenanceKinds}}}, status: 200, response: "ProvenanceList"}},
 		{method: put, path: v1 + "/provenance/{kind}/{entityId}", auth: true, scope: ScopeAdmin, handler: s.putProvenance, doc: opDoc{id: "setProvenance", tag: "Settings", summary: "Mark an entity as managed by a GitOps context",
 			desc: "Body `{\"source\": \"<context>\"}` (1–200 characters). kind is Healthcheck (entityId: the check id), System (the system id), Automation (the automation id), NotificationChannel (the channel id) or MaintenanceWindow (the window id); the entity must exist. " +
-				"Answers 200 with the record. " + forceDoc, status: 200}},
+				"Answers 200 with the record. " + forceDoc, body: "ProvenancePut", status: 200, response: "Provenance"}},
 		{method: del, path: v1 + "/provenance/{kind}/{entityId}", auth: true, scope: ScopeAdmin, handler: s.deleteProvenance, doc: opDoc{id: "deleteProvenance", tag: "Settings", summary: "Release an entity from GitOps management",
 			desc: "404 when the entity is not managed.", status: 204}},
 	}
@@ -222,4 +222,43 @@ func (s *Server) deleteProvenance(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// gitOpsSchemas are the OpenAPI schemas of the tokens and provenance operations.
+func gitOpsSchemas() schema {
+	scopes := arrayOf(schema{"type": "string", "enum": store.TokenScopes()})
+	tokenProps := func(extra schema) schema {
+		p := schema{
+			"id":         str(),
+			"name":       str(),
+			"scopes":     scopes,
+			"createdAt":  dateTime(),
+			"lastUsedAt": describe(dateTime(), "When it last authenticated a request (absent: never)."),
+			"revokedAt":  describe(dateTime(), "When it was revoked (absent: it is valid)."),
+		}
+		for k, v := range extra {
+			p[k] = v
+		}
+		return p
+	}
+	provenance := object([]string{"kind", "entityId", "source", "createdAt", "updatedAt"}, schema{
+		"kind":      schema{"type": "string", "enum": provenanceKinds},
+		"entityId":  str(),
+		"source":    strDesc("The GitOps context that manages the entity (`checkflow apply --context`)."),
+		"createdAt": dateTime(),
+		"updatedAt": dateTime(),
+	})
+	return schema{
+		"TokenCreate": object([]string{"scopes"}, schema{
+			"name":   strDesc("A name to recognise the token by."),
+			"scopes": describe(scopes, "What the token may do."),
+		}),
+		"Token":          object([]string{"id", "name", "scopes", "createdAt"}, tokenProps(nil)),
+		"TokenCreated":   object([]string{"id", "name", "scopes", "createdAt", "secret"}, tokenProps(schema{"secret": strDesc("The bearer token (`cf_…`): shown only in this answer.")})),
+		"TokenList":      object([]string{"tokens"}, schema{"tokens": arrayOf(ref("Token"))}),
+		"Provenance":     provenance,
+		"ProvenanceList": object([]string{"provenance"}, schema{"provenance": arrayOf(ref("Provenance"))}),
+		"ProvenancePut": object([]string{"source"}, schema{"source": schema{"type": "string", "minLength": 1, "maxLength": 200,
+			"description": "The GitOps context that manages the entity."}}),
+	}
 }

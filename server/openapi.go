@@ -277,6 +277,7 @@ func componentSchemas() schema {
 	maps.Copy(out, automationSchemas())
 	maps.Copy(out, statusPageSchemas())
 	maps.Copy(out, htmlPageSchemas())
+	maps.Copy(out, gitOpsSchemas())
 	return out
 }
 
