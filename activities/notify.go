@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
@@ -46,6 +47,8 @@ type Notifier struct {
 	// Channel are the channels' options (HTTP client, SMTP TLS config).
 	Channel notify.Options
 	Logger  *slog.Logger
+	// Metrics (optional) counts the delivery attempts by channel type and outcome.
+	Metrics *metrics.Registry
 	// FailingAfter is how many failed attempts in a row mark a channel failing (default
 	// DefaultFailingAfter).
 	FailingAfter int
@@ -426,6 +429,7 @@ func (a *Notifier) Deliver(ctx context.Context, req workflows.DeliverRequest) er
 	now := time.Now().UTC()
 	attempt := activity.GetInfo(ctx).Attempt
 	if sendErr == nil {
+		a.Metrics.ObserveDelivery(ch.Type, metrics.DeliverySent)
 		if _, err := a.Store.MarkDeliverySent(ctx, d.ID, now); err != nil {
 			return fmt.Errorf("mark %s sent: %w", d.ID, err)
 		}
@@ -437,6 +441,11 @@ func (a *Notifier) Deliver(ctx context.Context, req workflows.DeliverRequest) er
 	}
 	reason := sendErr.Error()
 	retryable := notify.Retryable(sendErr)
+	if retryable {
+		a.Metrics.ObserveDelivery(ch.Type, metrics.DeliveryFailed)
+	} else {
+		a.Metrics.ObserveDelivery(ch.Type, metrics.DeliveryRejected)
+	}
 	if err := a.Store.RecordDeliveryError(ctx, d.ID, reason, now, !retryable); err != nil {
 		a.Logger.WarnContext(ctx, "record delivery error", "deliveryId", d.ID, "error", err)
 	}

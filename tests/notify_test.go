@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/worker"
 	"github.com/checkflow/checkflow/workflows"
@@ -101,7 +102,8 @@ func TestNotificationsFollowTransitions(t *testing.T) {
 // delivery three times; one row, sent, attempts = 3.
 func TestDeliveryIsRetriedUntilAccepted(t *testing.T) {
 	t.Parallel()
-	a := newAPIStackWith(t, stackOptions{notify: quickNotify()})
+	reg := metrics.New(metrics.Options{})
+	a := newAPIStackWith(t, stackOptions{notify: quickNotify(), metrics: reg})
 	rcv := newReceiver(t, "", func(n int) int {
 		if n <= 2 {
 			return http.StatusInternalServerError
@@ -130,6 +132,29 @@ func TestDeliveryIsRetriedUntilAccepted(t *testing.T) {
 	ds := a.deliveries(t, ch)
 	if len(ds) != 1 || ds[0].Status != "sent" || ds[0].Attempts != 3 || ds[0].ID != posts[0].deliveryID {
 		t.Fatalf("delivery rows %+v, want one sent after 3 attempts with id %s", ds, posts[0].deliveryID)
+	}
+	// The worker's metrics count the same attempts (issue 15: deliveries by outcome).
+	attempts := map[string]float64{}
+	mfs, err := reg.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != metrics.NameDeliveryAttempts {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["channel_type"] == "webhook" {
+				attempts[labels["outcome"]] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if attempts[metrics.DeliveryFailed] != 2 || attempts[metrics.DeliverySent] != 1 || attempts[metrics.DeliveryRejected] != 0 {
+		t.Errorf("webhook delivery attempts by outcome %v, want failed 2, sent 1, rejected 0", attempts)
 	}
 }
 

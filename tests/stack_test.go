@@ -17,6 +17,7 @@ import (
 	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/entityclient"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/metrics"
 	"github.com/checkflow/checkflow/internal/secretbox"
 	"github.com/checkflow/checkflow/internal/store"
 	"github.com/checkflow/checkflow/internal/testutil"
@@ -48,6 +49,8 @@ type stackOptions struct {
 	logger *slog.Logger
 	// hooks observe the worker's probes and writes.
 	hooks activities.Hooks
+	// metrics is the worker's metrics registry (none by default).
+	metrics *metrics.Registry
 }
 
 func newStack(t *testing.T) *stack { return newStackWith(t, stackOptions{}) }
@@ -80,7 +83,7 @@ func (s *stack) startWorker(t *testing.T) {
 	}
 	w, err := worker.Start(worker.Config{Client: shared.temporal.Client, Pool: s.pool, TaskQueue: s.queue,
 		ProbeTaskQueue: s.probes, EntityOptions: s.entities.Options, Logger: logger,
-		SecretBox: s.opts.box, Notify: s.opts.notify, Hooks: s.opts.hooks})
+		SecretBox: s.opts.box, Notify: s.opts.notify, Hooks: s.opts.hooks, Metrics: s.opts.metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

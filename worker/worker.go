@@ -447,7 +447,7 @@ func registerNotify(r sdkworker.Registry, cfg Config, st *store.Store) {
 	n := &activities.Notifier{
 		Store: st, Box: cfg.SecretBox, Temporal: cfg.Client, TaskQueue: cfg.TaskQueue,
 		NotifierOptions: cfg.Notify.Notifier, Limiter: notify.NewLimiter(), Channel: cfg.Notify.Channel,
-		Logger: cfg.Logger, FailingAfter: cfg.Notify.FailingAfter, BaseURL: cfg.Notify.PublicURL,
+		Logger: cfg.Logger, FailingAfter: cfg.Notify.FailingAfter, BaseURL: cfg.Notify.PublicURL, Metrics: cfg.Metrics,
 	}
 	for name, fn := range map[string]any{
 		workflows.ActivityPlanTransition:     n.PlanTransition,

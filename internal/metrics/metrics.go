@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/checkflow/checkflow/internal/checks"
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/notify"
 	"github.com/checkflow/checkflow/workflows"
 )
 
@@ -47,6 +49,7 @@ const (
 	NameOutboxBacklog          = "checkflow_outbox_backlog_events"
 	NameOutboxOldestAge        = "checkflow_outbox_oldest_event_age_seconds"
 	NameNotificationDeliveries = "checkflow_notification_deliveries"
+	NameDeliveryAttempts       = "checkflow_notification_delivery_attempts_total"
 	NameStoreUp                = "checkflow_metrics_store_up"
 	NameStoreScrapeDuration    = "checkflow_metrics_store_scrape_duration_seconds"
 )
@@ -60,6 +63,20 @@ const (
 	// JobOther stands for a job name outside the closed set (never expected).
 	JobOther = "other"
 )
+
+// Outcome label values of NameDeliveryAttempts.
+const (
+	// DeliverySent: the receiver accepted the notification.
+	DeliverySent = "sent"
+	// DeliveryFailed: the attempt failed and will be retried.
+	DeliveryFailed = "failed"
+	// DeliveryRejected: the attempt failed for good (the receiver refused it, or it cannot be
+	// sent).
+	DeliveryRejected = "rejected"
+)
+
+// ChannelOther is the channel_type label of a channel type outside notify.Types().
+const ChannelOther = "other"
 
 // StrategyUnknown is the strategy label of a run whose strategy the check registry does not
 // know (a stored configuration of a strategy that was removed).
@@ -106,6 +123,7 @@ type Registry struct {
 	probeDuration *prometheus.HistogramVec
 	applyLag      prometheus.Histogram
 	jobDuration   *prometheus.HistogramVec
+	deliveries    *prometheus.CounterVec
 	sdk           *sdkCollector
 
 	storeMu  sync.Mutex
@@ -147,9 +165,18 @@ func New(opts Options) *Registry {
 			Help:    "Duration of the scheduled jobs (retention, rollup, prune: whole job; reconcile: its pass).",
 			Buckets: jobBuckets,
 		}, []string{"job"}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: NameDeliveryAttempts,
+			Help: "Notification delivery attempts made by this process, by channel type and outcome (sent, failed: to be retried, rejected: given up).",
+		}, []string{"channel_type", "outcome"}),
 		sdk: newSDKCollector(),
 	}
-	r.reg.MustRegister(r.runs, r.probeDuration, r.applyLag, r.jobDuration, r.sdk)
+	r.reg.MustRegister(r.runs, r.probeDuration, r.applyLag, r.jobDuration, r.deliveries, r.sdk)
+	for _, ct := range notify.Types() {
+		for _, o := range []string{DeliverySent, DeliveryFailed, DeliveryRejected} {
+			r.deliveries.WithLabelValues(ct, o)
+		}
+	}
 	for _, s := range opts.Strategies {
 		for _, st := range health.Statuses() {
 			r.runs.WithLabelValues(s, string(st))
@@ -241,6 +268,19 @@ func (r *Registry) ObservePersisted(req workflows.PersistRequest, applied bool, 
 		}
 		r.applyLag.Observe(max(at.Sub(end), 0).Seconds())
 	}
+}
+
+// ObserveDelivery counts one notification delivery attempt of a channel type (a type outside
+// notify.Types() is ChannelOther) with its outcome (DeliverySent, DeliveryFailed or
+// DeliveryRejected).
+func (r *Registry) ObserveDelivery(channelType, outcome string) {
+	if r == nil {
+		return
+	}
+	if !slices.Contains(notify.Types(), channelType) {
+		channelType = ChannelOther
+	}
+	r.deliveries.WithLabelValues(channelType, outcome).Inc()
 }
 
 // ObserveJob records a scheduled job's duration. job is one of the Job… constants (any other

@@ -643,3 +643,48 @@ func TestMetricsStrategyIDs(t *testing.T) {
 		t.Fatalf("StrategyIDs = %v, want the registry's ids (http among them)", ids)
 	}
 }
+
+func TestMetricsObserveDelivery(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name          string
+		attempts      [][2]string // channel type, outcome
+		channelType   string      // the label expected
+		outcome       string
+		want          float64
+		untouchedType string // a known type that stays at 0
+	}{
+		{"retried then sent", [][2]string{{"webhook", DeliveryFailed}, {"webhook", DeliveryFailed}, {"webhook", DeliverySent}},
+			"webhook", DeliveryFailed, 2, "slack"},
+		{"sent once", [][2]string{{"slack", DeliverySent}}, "slack", DeliverySent, 1, "webhook"},
+		{"rejected", [][2]string{{"email", DeliveryRejected}}, "email", DeliveryRejected, 1, "webhook"},
+		{"unknown type", [][2]string{{"carrier pigeon", DeliverySent}}, ChannelOther, DeliverySent, 1, "webhook"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := New(Options{})
+			for _, a := range tc.attempts {
+				r.ObserveDelivery(a[0], a[1])
+			}
+			fam := families(t, r.Gatherer())[NameDeliveryAttempts]
+			if got := find(fam, map[string]string{"channel_type": tc.channelType, "outcome": tc.outcome}).GetCounter().GetValue(); got != tc.want {
+				t.Errorf("%s/%s = %v, want %v", tc.channelType, tc.outcome, got, tc.want)
+			}
+			// Known types start at 0 (so that increase() sees the first attempt); free text never
+			// becomes a label.
+			if m := find(fam, map[string]string{"channel_type": tc.untouchedType, "outcome": DeliverySent}); m == nil || m.GetCounter().GetValue() != 0 {
+				t.Errorf("%s/sent: %v, want a series at 0", tc.untouchedType, m)
+			}
+			for _, m := range fam.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetValue() == "carrier pigeon" {
+						t.Errorf("a free-text channel type became a label value")
+					}
+				}
+			}
+		})
+	}
+	var nilReg *Registry
+	nilReg.ObserveDelivery("webhook", DeliverySent) // no panic
+}
