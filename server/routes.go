@@ -307,5 +307,7 @@ func (s *Server) routeTable() []route {
 	routes = append(routes, s.metricsRoutes()...)
 	// Configuration as code: API tokens and provenance (handlers_gitops.go).
 	routes = append(routes, s.gitOpsRoutes()...)
+	// The secret store (handlers_secretstore.go).
+	routes = append(routes, s.secretStoreRoutes()...)
 	return routes
 }
