@@ -334,6 +334,11 @@ func (s *Server) createCheck(c echo.Context) error {
 	collectorsRaw, entries := collectorEntries(b.Collectors)
 	fe = s.validateCheck(*b.StrategyID, b.Config, entries, *b.IntervalSeconds)
 	fe = append(fe, s.unknownConfigKeys(*b.StrategyID, b.Config, entries)...)
+	unknownSecrets, err := s.unknownSecretFields(c.Request().Context(), entries)
+	if err != nil {
+		return err
+	}
+	fe = append(fe, unknownSecrets...)
 	fe = append(fe, rejectMasks(b.Config, s.secrets.strategies[*b.StrategyID], "config")...)
 	for i, e := range entries {
 		fe = append(fe, rejectMasks(e.Config, s.secrets.collectors[e.CollectorID], fmt.Sprintf("collectors[%d].config", i))...)
@@ -457,6 +462,11 @@ func (s *Server) updateCheck(c echo.Context) error {
 		sentEntries = entries
 	}
 	fe = append(fe, s.unknownConfigKeys(strategy, sentConfig, sentEntries)...)
+	unknownSecrets, err := s.unknownSecretFields(ctx, sentEntries)
+	if err != nil {
+		return err
+	}
+	fe = append(fe, unknownSecrets...)
 	if len(fe) > 0 {
 		return invalidFields(fe...)
 	}

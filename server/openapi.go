@@ -278,6 +278,7 @@ func componentSchemas() schema {
 	maps.Copy(out, statusPageSchemas())
 	maps.Copy(out, htmlPageSchemas())
 	maps.Copy(out, gitOpsSchemas())
+	maps.Copy(out, secretStoreSchemas())
 	return out
 }
 

@@ -176,6 +176,16 @@ func permCases() []permCase {
 				}
 				v["tokenId"] = tok.ID
 			}},
+		// The secret store (handlers_secretstore.go). The matrix's server has no secret key, so
+		// an admin's PUT is the 503 saying so (the key's success path: api and tests packages).
+		{method: "PUT", path: "/api/v1/secrets/{name}", scope: pAdmin, ok: http.StatusServiceUnavailable,
+			body:  func(map[string]string) any { return map[string]any{"value": "perm-value", "description": "perm"} },
+			fresh: func(_ *env, v map[string]string) { v["name"] = "PERM_PUT_" + uniq(v) }},
+		{method: "GET", path: "/api/v1/secrets", scope: pAdmin, ok: 200},
+		{method: "GET", path: "/api/v1/secrets/{name}", scope: pAdmin, ok: 200,
+			fresh: func(e *env, v map[string]string) { v["name"] = e.mustSecret("PERM_GET_" + uniq(v)) }},
+		{method: "DELETE", path: "/api/v1/secrets/{name}", scope: pAdmin, ok: 204,
+			fresh: func(e *env, v map[string]string) { v["name"] = e.mustSecret("PERM_DEL_" + uniq(v)) }},
 		{method: "GET", path: "/api/v1/provenance", query: "kind=System", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/provenance/{kind}/{entityId}", scope: pAdmin, ok: 200,
 			body: func(map[string]string) any { return map[string]any{"source": "perm"} },
@@ -319,4 +329,16 @@ func TestPermissionMatrix(t *testing.T) {
 	if n < 2*len(permCases())*7 {
 		t.Fatalf("ran %d requests", n)
 	}
+}
+
+// mustSecret stores a secret named name (sealed with the env's key) and returns the name.
+func (e *env) mustSecret(name string) string {
+	sealed, err := e.box.Seal("perm-secret-value")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, _, err := e.store.PutSecret(e.t.(*testing.T).Context(), name, sealed, ""); err != nil {
+		e.t.Fatal(err)
+	}
+	return name
 }

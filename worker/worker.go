@@ -243,7 +243,8 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Location != "" {
 		probeQueues = append(probeQueues, cfg.ProbeTaskQueue+"-"+cfg.Location)
 	}
-	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics}
+	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics,
+		Secrets: activities.NewStoreSecrets(cfg.Pool, cfg.SecretBox)}
 	for _, q := range probeQueues {
 		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
@@ -409,7 +410,8 @@ func RegisterMain(r sdkworker.Registry, cfg Config) *activities.Sessions {
 	r.RegisterActivityWithOptions(ent.PersistSystem, activity.RegisterOptions{Name: workflows.ActivityPersistSystem})
 	r.RegisterActivityWithOptions(ent.DispatchEvents, activity.RegisterOptions{Name: workflows.ActivityDispatchEvents})
 	// Checks without a location are probed as local activities of the entity's worker.
-	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics}
+	prober := &activities.Prober{Checks: reg, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics,
+		Secrets: activities.NewStoreSecrets(cfg.Pool, cfg.SecretBox)}
 	r.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})
 	// Probe sessions keep the cadence of checks without a location (changeProbeSessions).
 	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger,
