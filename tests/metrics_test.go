@@ -323,7 +323,8 @@ func TestMetricsLabelCardinalityWith1000Systems(t *testing.T) {
 		metrics.NameJobDuration:            5,
 		metrics.NameOutboxBacklog:          1,
 		metrics.NameOutboxOldestAge:        1,
-		metrics.NameNotificationDeliveries: 6 * 6 * 3, // channel types × events × statuses
+		metrics.NameNotificationDeliveries: 6 * 6 * 3,   // channel types × events × statuses
+		metrics.NameDeliveryAttempts:       (6 + 1) * 3, // channel types (and other) × outcomes
 		metrics.NameStoreUp:                1,
 		metrics.NameStoreScrapeDuration:    1,
 	}
@@ -381,8 +382,9 @@ func TestMetricsLabelCardinalityWith1000Systems(t *testing.T) {
 		"status":       labelSet("healthy", "degraded", "unhealthy", store.DeliveryPending, store.DeliverySent, store.DeliveryFailed),
 		"strategy":     labelSet(append(strategyIDs(), metrics.StrategyUnknown)...),
 		"job":          labelSet(metrics.JobRetention, metrics.JobRollup, metrics.JobPrune, metrics.JobReconcile, metrics.JobOther),
-		"channel_type": labelSet("webhook", "slack", "discord", "msteams", "pagerduty", "email"),
+		"channel_type": labelSet("webhook", "slack", "discord", "msteams", "pagerduty", "email", metrics.ChannelOther),
 		"event":        labelSet("escalation", "de-escalation", "recovery", "reminder", "test", "check_failed"),
+		"outcome":      labelSet(metrics.DeliverySent, metrics.DeliveryFailed, metrics.DeliveryRejected),
 	}
 	for name, f := range fams {
 		if !strings.HasPrefix(name, "checkflow_") {
