@@ -174,7 +174,16 @@ func TestJobContinuesAsNewWithCursorAndReport(t *testing.T) {
 func TestJobContinuesAsNewWhenSuggested(t *testing.T) {
 	f := &fakeJob{total: 50}
 	env := newJobEnv(t, f)
-	env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, time.Millisecond)
+	// Temporal suggests it after the third step (on the test environment's loop, so that the
+	// job cannot finish first: a timer-based callback raced the steps and was flaky).
+	steps := 0
+	env.SetOnActivityCompletedListener(func(info *activity.Info, _ converter.EncodedValue, err error) {
+		if info.ActivityType.Name == ActivityPruneStep && err == nil {
+			if steps++; steps == 3 {
+				env.SetContinueAsNewSuggested(true)
+			}
+		}
+	})
 	env.ExecuteWorkflow(PruneJobWorkflow, JobInput{})
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {
@@ -184,8 +193,8 @@ func TestJobContinuesAsNewWhenSuggested(t *testing.T) {
 	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
 		t.Fatal(err)
 	}
-	if next.Steps == 0 || next.Steps >= 50 || next.Report.RunsDeleted != sumRuns(next.Steps) {
-		t.Fatalf("carried %+v: want some but not all steps, with their report", next)
+	if next.Steps != 3 || next.Report.RunsDeleted != sumRuns(next.Steps) {
+		t.Fatalf("carried %+v: want the 3 steps before the suggestion, with their report", next)
 	}
 }
 
