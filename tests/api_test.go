@@ -124,6 +124,18 @@ func TestAPIEndToEnd(t *testing.T) {
 	if h := health(); !sawDegraded || h.HealthyChecks != 0 || h.TotalChecks != 2 {
 		t.Fatalf("saw degraded: %v; final health %+v", sawDegraded, h)
 	}
+	// The system turns unhealthy with the first check's fifth failure; the other check may be
+	// one run behind. Wait for both so that each has at least five failed runs applied.
+	waitFor(t, 30*time.Second, "both checks unhealthy", func() (bool, error) {
+		h := health()
+		n := 0
+		for _, c := range h.CheckStatuses {
+			if c.Status == "unhealthy" {
+				n++
+			}
+		}
+		return n == 2, nil
+	})
 
 	// Transitions, newest first: healthy → degraded → unhealthy.
 	var tr struct {
