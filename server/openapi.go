@@ -279,6 +279,8 @@ func componentSchemas() schema {
 	maps.Copy(out, htmlPageSchemas())
 	maps.Copy(out, gitOpsSchemas())
 	maps.Copy(out, secretStoreSchemas())
+	maps.Copy(out, scriptTestSchemas())
+	maps.Copy(out, pingSchemas())
 	return out
 }
 

@@ -309,5 +309,9 @@ func (s *Server) routeTable() []route {
 	routes = append(routes, s.gitOpsRoutes()...)
 	// The secret store (handlers_secretstore.go).
 	routes = append(routes, s.secretStoreRoutes()...)
+	// The script test endpoint (handlers_scripttest.go).
+	routes = append(routes, s.scriptTestRoutes()...)
+	// Heartbeat pings (handlers_ping.go).
+	routes = append(routes, s.pingRoutes()...)
 	return routes
 }

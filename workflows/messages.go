@@ -158,7 +158,12 @@ func (e *entity) runCheck(ctx workflow.Context, req RunCheckRequest) (RunCheckRe
 	}
 	item0 := ProbeItem{ResultID: health.RunNowRunID(e.systemID, workflow.GetCurrentUpdateInfo(ctx).ID), DueAt: workflow.Now(ctx), Assignment: c.Assignment}
 	e.probesInFlight++
-	res := e.probe(ctx, location, []ProbeItem{item0})
+	var res []CheckResult
+	if e.quorumApplies(c) {
+		res = e.probeQuorumNow(ctx, c, item0)
+	} else {
+		res = e.probe(ctx, location, []ProbeItem{item0})
+	}
 	e.probesInFlight--
 	w := &outcome{}
 	e.queue = append(e.queue, item{results: res, waiter: w})

@@ -85,6 +85,10 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 		}
 		due := c.NextDue
 		c.NextDue = now.Add(time.Duration(c.IntervalSeconds) * time.Second)
+		if e.quorumApplies(*c) {
+			e.startQuorumProbe(ctx, c, due)
+			continue
+		}
 		for _, loc := range locations {
 			e.st.ProbeSeq++
 			if _, ok := batches[loc]; !ok {

@@ -75,7 +75,11 @@ type entity struct {
 	// flaps is true from version 1 of changeFlapDetection on (flap.go).
 	flaps bool
 	// longSessions is true from version 1 of changeSessionRuns on (session.go).
-	longSessions                 bool
+	longSessions bool
+	// heartbeats is true from version 1 of changeHeartbeat on (heartbeat.go).
+	heartbeats bool
+	// quorum is true from version 1 of changeQuorum on (quorum.go).
+	quorum                       bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 }
 
@@ -92,6 +96,8 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		if e.sessions {
 			e.longSessions = workflow.GetVersion(ctx, changeSessionRuns, workflow.DefaultVersion, 1) >= 1
 		}
+		e.heartbeats = workflow.GetVersion(ctx, changeHeartbeat, workflow.DefaultVersion, 1) >= 1
+		e.quorum = workflow.GetVersion(ctx, changeQuorum, workflow.DefaultVersion, 1) >= 1
 	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids

@@ -44,6 +44,9 @@ type Assignment struct {
 	Paused          bool               `json:"paused"`
 	Thresholds      *health.Thresholds `json:"thresholds,omitempty"`
 	Locations       []string           `json:"locations,omitempty"`
+	// Quorum is how many locations must fail for a run of a multi-location check to fail
+	// (0: a majority of Locations; changeQuorum).
+	Quorum int `json:"quorum,omitempty"`
 }
 
 // LoadedCheck is an assignment with its recent history, as loaded from PostgreSQL.

@@ -65,3 +65,15 @@ const changeFlapDetection = "flap-detection"
 //   - 1: at most sessionMaxRunsV1 (512): the session's duration (30 intervals of its shortest
 //     check, 1–15 minutes) is what ends it for systems of up to ~17 checks @10 s.
 const changeSessionRuns = "session-runs"
+
+// changeHeartbeat versions heartbeat (push) checks (workflow.GetVersion):
+//
+//   - DefaultVersion: a heartbeat check is probed like any check (its strategy fails every run).
+//   - 1: see heartbeat.go.
+const changeHeartbeat = "heartbeat"
+
+// changeQuorum versions multi-location checks (workflow.GetVersion):
+//
+//   - DefaultVersion: each location's probe is its own run.
+//   - 1: see quorum.go.
+const changeQuorum = "quorum"
