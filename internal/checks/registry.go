@@ -41,6 +41,9 @@ type strategyDef struct {
 	config      objectSchema
 	connect     connectFunc
 	collectors  []*collectorDef
+	// validate checks what the config's schema cannot (fields that depend on each other); it
+	// runs when the config is a well-formed object.
+	validate func(config json.RawMessage, errs *errList)
 }
 
 func (s *strategyDef) qualifiedID() string { return s.plugin + "." + s.id }
@@ -103,6 +106,7 @@ func NewRegistry(opts ...Option) *Registry {
 		httpStrategy(), tcpStrategy(), dnsStrategy(), tlsStrategy(), pingStrategy(),
 		postgresStrategy(), redisStrategy(), grpcStrategy(), scriptStrategy(),
 		mysqlStrategy(), sshStrategy(), rconStrategy(), jenkinsStrategy(),
+		heartbeatStrategy(),
 	} {
 		r.add(s)
 	}
@@ -270,7 +274,11 @@ func (r *Registry) Validate(strategyID string, config json.RawMessage, collector
 	if obj, err := decodeObject(config); err != nil {
 		errs.add("config", "%s", err.Error())
 	} else {
+		before := len(errs)
 		s.config.validateObject("config", obj, &errs)
+		if s.validate != nil && len(errs) == before {
+			s.validate(config, &errs)
+		}
 	}
 	if rc := s.requiredCollector(); rc != nil && !slices.ContainsFunc(collectors, func(e CollectorEntry) bool {
 		c, ok := r.collectorFor(s, e.CollectorID)

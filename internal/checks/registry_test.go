@@ -9,7 +9,7 @@ import (
 
 func TestRegistryStrategiesAndAliases(t *testing.T) {
 	r := NewRegistry()
-	want := []string{"http", "tcp", "dns", "tls", "ping", "postgres", "redis", "grpc", "script", "mysql", "ssh", "rcon", "jenkins"}
+	want := []string{"http", "tcp", "dns", "tls", "ping", "postgres", "redis", "grpc", "script", "mysql", "ssh", "rcon", "jenkins", "heartbeat"}
 	infos := r.Strategies()
 	if len(infos) != len(want) {
 		t.Fatalf("got %d strategies, want %d", len(infos), len(want))
@@ -39,6 +39,13 @@ func TestRegistryStrategiesAndAliases(t *testing.T) {
 		timeout := schema["properties"].(map[string]any)["timeout"].(map[string]any)
 		if timeout["default"] != 30000.0 || timeout["minimum"] != 100.0 || timeout["type"] != "integer" {
 			t.Errorf("%s timeout schema %v", info.ID, timeout)
+		}
+		if info.ID == "heartbeat" {
+			// A push check: nothing to collect.
+			if len(info.Collectors) != 0 {
+				t.Errorf("heartbeat collectors %+v", info.Collectors)
+			}
+			continue
 		}
 		if len(info.Collectors) == 0 || info.Collectors[0].ID != wantCollectors[info.ID] {
 			t.Fatalf("%s collectors %+v", info.ID, info.Collectors)
