@@ -23,6 +23,8 @@ type Configuration struct {
 	Paused          bool            `json:"paused"`
 	CreatedAt       time.Time       `json:"createdAt"`
 	UpdatedAt       time.Time       `json:"updatedAt"`
+	// PingTokenSealed is the sealed ping token of a heartbeat check ("" for other checks).
+	PingTokenSealed string `json:"-"`
 }
 
 // ConfigurationInput creates a configuration. ID is optional (a UUID; generated when empty).
@@ -35,6 +37,15 @@ type ConfigurationInput struct {
 	Collectors      json.RawMessage `json:"collectors,omitempty"`
 	IntervalSeconds int             `json:"intervalSeconds"`
 	Paused          bool            `json:"paused"`
+	// PingToken is the ping token of a heartbeat check (zero: none).
+	PingToken PingToken `json:"-"`
+}
+
+// PingToken is a heartbeat check's ping token as stored: its SHA-256 (the lookup key) and the
+// token sealed with the secret key. The plain token is never stored.
+type PingToken struct {
+	Hash   []byte
+	Sealed string
 }
 
 // ConfigurationPatch updates the fields that are set: pointer fields when non-nil, Config when
@@ -45,14 +56,16 @@ type ConfigurationPatch struct {
 	Config          json.RawMessage           `json:"config,omitempty"`
 	Collectors      Optional[json.RawMessage] `json:"-"`
 	IntervalSeconds *int                      `json:"intervalSeconds,omitempty"`
+	// PingToken, when set, gives the configuration a ping token (a check becoming a heartbeat).
+	PingToken *PingToken `json:"-"`
 }
 
-const configurationColumns = `id::text, name, strategy_id, config, collectors, interval_seconds, paused, created_at, updated_at`
+const configurationColumns = `id::text, name, strategy_id, config, collectors, interval_seconds, paused, created_at, updated_at, coalesce(ping_token_sealed, '')`
 
 func scanConfiguration(row pgx.Row) (Configuration, error) {
 	var c Configuration
 	var cfg, collectors []byte
-	if err := row.Scan(&c.ID, &c.Name, &c.StrategyID, &cfg, &collectors, &c.IntervalSeconds, &c.Paused, &c.CreatedAt, &c.UpdatedAt); err != nil {
+	if err := row.Scan(&c.ID, &c.Name, &c.StrategyID, &cfg, &collectors, &c.IntervalSeconds, &c.Paused, &c.CreatedAt, &c.UpdatedAt, &c.PingTokenSealed); err != nil {
 		return Configuration{}, err
 	}
 	c.Config = json.RawMessage(cfg)
@@ -92,10 +105,10 @@ func (s *Store) CreateConfiguration(ctx context.Context, in ConfigurationInput) 
 		cfg = []byte("{}")
 	}
 	row := s.pool.QueryRow(ctx, `INSERT INTO health_check_configurations
-			(id, name, strategy_id, config, collectors, interval_seconds, paused)
-		VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7)
+			(id, name, strategy_id, config, collectors, interval_seconds, paused, ping_token_hash, ping_token_sealed)
+		VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, nullif($9, ''))
 		RETURNING `+configurationColumns,
-		id, in.Name, in.StrategyID, cfg, rawOrNil(in.Collectors), in.IntervalSeconds, in.Paused)
+		id, in.Name, in.StrategyID, cfg, rawOrNil(in.Collectors), in.IntervalSeconds, in.Paused, in.PingToken.Hash, in.PingToken.Sealed)
 	c, err := scanConfiguration(row)
 	return c, wrapErr("create configuration", err)
 }
@@ -143,7 +156,7 @@ func (s *Store) ListConfigurations(ctx context.Context, page Page) ([]Configurat
 // assignment order.
 func (s *Store) SystemConfigurations(ctx context.Context, systemID string) ([]Configuration, error) {
 	rows, err := s.pool.Query(ctx, `SELECT c.id::text, c.name, c.strategy_id, c.config, c.collectors, c.interval_seconds,
-			c.paused, c.created_at, c.updated_at
+			c.paused, c.created_at, c.updated_at, coalesce(c.ping_token_sealed, '')
 		FROM system_health_checks a JOIN health_check_configurations c ON c.id = a.configuration_id
 		WHERE a.system_id = $1 ORDER BY a.created_at, a.configuration_id`, systemID)
 	if err != nil {
@@ -188,9 +201,12 @@ func (s *Store) UpdateConfiguration(ctx context.Context, id string, patch Config
 			config = coalesce($4::jsonb, config),
 			collectors = CASE WHEN $5::boolean THEN $6::jsonb ELSE collectors END,
 			interval_seconds = coalesce($7, interval_seconds),
+			ping_token_hash = coalesce(ping_token_hash, $8),
+			ping_token_sealed = coalesce(ping_token_sealed, nullif($9, '')),
 			updated_at = now()
 		WHERE id = $1 RETURNING `+configurationColumns,
-		n, patch.Name, patch.StrategyID, rawOrNil(patch.Config), patch.Collectors.Set, rawOrNil(patch.Collectors.Value), patch.IntervalSeconds)
+		n, patch.Name, patch.StrategyID, rawOrNil(patch.Config), patch.Collectors.Set, rawOrNil(patch.Collectors.Value), patch.IntervalSeconds,
+		tokenHash(patch.PingToken), tokenSealed(patch.PingToken))
 	c, err := scanConfiguration(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Configuration{}, notFound("Configuration", id)
