@@ -92,6 +92,11 @@ func (e *entity) mergeChecks(old []CheckState, loaded []LoadedCheck, now time.Ti
 				c.Flap = health.RebuildCheckFlap(c.Recent, c.Thresholds, c.Paused, e.st.FlapThresholds)
 			}
 		}
+		if prevIdx >= 0 {
+			e.heartbeatDue(&c, &old[prevIdx], now)
+		} else {
+			e.heartbeatDue(&c, nil, now)
+		}
 		c.Status = evaluateCheck(c)
 		out = append(out, c)
 	}

@@ -24,6 +24,9 @@ func (e *entity) registerHandlers(ctx workflow.Context) error {
 	e.resultsCh = workflow.GetSignalChannel(ctx, SignalCheckResult)
 	e.configsCh = workflow.GetSignalChannel(ctx, SignalConfigChanged)
 	e.lostCh = workflow.GetSignalChannel(ctx, SignalProbeSessionLost)
+	if e.heartbeats {
+		e.pingsCh = workflow.GetSignalChannel(ctx, SignalCheckResults)
+	}
 	if !e.signalsInLoop {
 		// Before changeSignalsInLoop: a reader goroutine per channel.
 		workflow.Go(ctx, func(ctx workflow.Context) {
@@ -63,6 +66,13 @@ func (e *entity) receiveSignals(ctx workflow.Context) {
 		}
 		e.enqueueExternal(ctx, r)
 	}
+	for e.pingsCh != nil {
+		var rs []CheckResult
+		if !e.pingsCh.ReceiveAsync(&rs) {
+			break
+		}
+		e.receivePings(ctx, rs)
+	}
 	for {
 		var ignored json.RawMessage
 		if !e.configsCh.ReceiveAsync(&ignored) {
@@ -81,7 +91,7 @@ func (e *entity) receiveSignals(ctx workflow.Context) {
 
 // signalsPending reports a signal waiting in its channel for the loop (changeSignalsInLoop).
 func (e *entity) signalsPending() bool {
-	return e.signalsInLoop && (e.resultsCh.Len() > 0 || e.configsCh.Len() > 0 || e.lostCh.Len() > 0)
+	return e.signalsInLoop && (e.resultsCh.Len() > 0 || e.configsCh.Len() > 0 || e.lostCh.Len() > 0 || (e.pingsCh != nil && e.pingsCh.Len() > 0))
 }
 
 // enqueueExternal validates a check-result signal; invalid ones are logged and dropped (a

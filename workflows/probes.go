@@ -76,6 +76,10 @@ func (e *entity) startDueProbes(ctx workflow.Context) {
 		if c.Paused || c.InFlight > 0 || c.NextDue.After(now) || e.ownedBySession(c.ConfigurationID) || e.sessionWillTake(*c, now) {
 			continue
 		}
+		if e.isHeartbeat(*c) {
+			e.missedPing(ctx, c, now)
+			continue
+		}
 		locations := c.Locations
 		if len(locations) == 0 {
 			locations = []string{""}

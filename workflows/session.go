@@ -64,7 +64,7 @@ func (e *entity) sessionWillTake(c CheckState, now time.Time) bool {
 // sessionEligible tells whether a check may be handed to a probe session: a local, not paused
 // check (checks with a location are probed on their location's task queue).
 func (e *entity) sessionEligible(c CheckState) bool {
-	return !c.Paused && len(c.Locations) == 0 && !e.opts.RemoteProbes && c.InFlight == 0
+	return !c.Paused && len(c.Locations) == 0 && !e.opts.RemoteProbes && c.InFlight == 0 && !e.isHeartbeat(c)
 }
 
 // maybeStartSession starts a probe session for the eligible checks when none runs and nothing

@@ -81,6 +81,8 @@ type entity struct {
 	// quorum is true from version 1 of changeQuorum on (quorum.go).
 	quorum                       bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
+	// pingsCh carries batches of heartbeat pings (changeHeartbeat; nil before).
+	pingsCh workflow.ReceiveChannel
 }
 
 // SystemHealth is the per-system entity workflow (id system-health/<systemId>). It owns its

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/checkflow/checkflow/internal/health"
+	"github.com/checkflow/checkflow/internal/heartbeat"
 )
 
 // Public names of the SystemHealth entity (design.md §3). Never rename them without a migration
@@ -14,6 +15,9 @@ const (
 	SystemHealthWorkflow = "SystemHealth"
 	// SignalCheckResult delivers an external result (push check, remote probe) as a CheckResult.
 	SignalCheckResult = "check-result"
+	// SignalCheckResults delivers several external results at once ([]CheckResult): the API's
+	// heartbeat pings, gathered per system for a few milliseconds (changeHeartbeat).
+	SignalCheckResults = "check-results"
 	// SignalConfigChanged tells the entity its configuration changed in PostgreSQL.
 	SignalConfigChanged = "config-changed"
 	// UpdateRunCheck runs one check now and returns the run, the new view and the events.
@@ -104,6 +108,8 @@ type CheckResult struct {
 	ExecutedAt      time.Time       `json:"executedAt"`
 	SourceID        *string         `json:"sourceId,omitempty"`
 	SourceLabel     *string         `json:"sourceLabel,omitempty"`
+	// Ping is set on the results of heartbeat pings: what the ping said (a start is no run).
+	Ping *heartbeat.Ping `json:"ping,omitempty"`
 }
 
 // CheckEval is a check's evaluated status after an item.
@@ -231,6 +237,9 @@ type CheckState struct {
 	InFlight  int             `json:"inFlight"`
 	// Flap is the check's flap detection over its evaluated statuses (changeFlapDetection).
 	Flap health.FlapState `json:"flap,omitempty"`
+	// StartedAt is when a heartbeat check's job signalled its start and has not finished since
+	// (changeHeartbeat).
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 }
 
 // EntityState is the entity's whole state, returned by the state query and carried across
