@@ -211,19 +211,29 @@ type checkDTO struct {
 	Paused          bool            `json:"paused"`
 	CreatedAt       time.Time       `json:"createdAt"`
 	UpdatedAt       time.Time       `json:"updatedAt"`
+	// PingToken and PingURL are set for heartbeat checks: the credential of the ping endpoint.
+	PingToken string `json:"pingToken,omitempty"`
+	PingURL   string `json:"pingUrl,omitempty"`
 }
 
-func (s *Server) checkOut(c store.Configuration) checkDTO {
+// checkOut is the API's view of a configuration; base is the URL the caller reached the API at
+// (the ping URL of a heartbeat check starts with it).
+func (s *Server) checkOut(c store.Configuration, base string) checkDTO {
 	collectors := c.Collectors
 	if len(collectors) == 0 {
 		collectors = json.RawMessage("[]")
 	}
-	return checkDTO{
+	dto := checkDTO{
 		ID: c.ID, Name: c.Name, StrategyID: c.StrategyID,
 		Config:          s.secrets.maskConfig(c.StrategyID, c.Config),
 		Collectors:      s.secrets.maskCollectors(collectors),
 		IntervalSeconds: c.IntervalSeconds, Paused: c.Paused, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		PingToken: s.openPingToken(c),
 	}
+	if dto.PingToken != "" {
+		dto.PingURL = base + v1 + "/ping/" + dto.PingToken
+	}
+	return dto
 }
 
 type checkList struct {
@@ -245,7 +255,7 @@ func (s *Server) listChecks(c echo.Context) error {
 	}
 	out := checkList{Configurations: make([]checkDTO, len(list)), Total: total, Limit: page.Limit, Offset: page.Offset}
 	for i, cfg := range list {
-		out.Configurations[i] = s.checkOut(cfg)
+		out.Configurations[i] = s.checkOut(cfg, requestBase(c))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -262,7 +272,7 @@ func (s *Server) getCheck(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.checkOut(cfg))
+	return c.JSON(http.StatusOK, s.checkOut(cfg, requestBase(c)))
 }
 
 type checkCreateBody struct {
@@ -355,6 +365,11 @@ func (s *Server) createCheck(c echo.Context) error {
 		collectorsRaw, _ = json.Marshal(sealed)
 	}
 	in := store.ConfigurationInput{Name: *b.Name, StrategyID: *b.StrategyID, Config: b.Config, Collectors: collectorsRaw, IntervalSeconds: *b.IntervalSeconds}
+	if s.isHeartbeat(*b.StrategyID) {
+		if in.PingToken, err = s.newPingToken(); err != nil {
+			return err
+		}
+	}
 	if b.Paused != nil {
 		in.Paused = *b.Paused
 	}
@@ -363,7 +378,7 @@ func (s *Server) createCheck(c echo.Context) error {
 		return err
 	}
 	// A new configuration is assigned to no system yet: no entity to tell.
-	return c.JSON(http.StatusCreated, s.checkOut(cfg))
+	return c.JSON(http.StatusCreated, s.checkOut(cfg, requestBase(c)))
 }
 
 type checkPatchBody struct {
@@ -496,6 +511,13 @@ func (s *Server) updateCheck(c echo.Context) error {
 	if b.IntervalSeconds.Set {
 		patch.IntervalSeconds = &b.IntervalSeconds.Value
 	}
+	if s.isHeartbeat(strategy) && cur.PingTokenSealed == "" {
+		tok, err := s.newPingToken()
+		if err != nil {
+			return err
+		}
+		patch.PingToken = &tok
+	}
 	cfg, err := s.store.UpdateConfiguration(ctx, id, patch)
 	if err != nil {
 		return err
@@ -503,7 +525,7 @@ func (s *Server) updateCheck(c echo.Context) error {
 	if err := s.notifyConfiguration(ctx, cfg.ID); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.checkOut(cfg))
+	return c.JSON(http.StatusOK, s.checkOut(cfg, requestBase(c)))
 }
 
 // notifyConfiguration signals every system the configuration is assigned to.
@@ -557,7 +579,7 @@ func (s *Server) setPaused(c echo.Context, paused bool) error {
 	if err := s.notifyConfiguration(ctx, cfg.ID); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.checkOut(cfg))
+	return c.JSON(http.StatusOK, s.checkOut(cfg, requestBase(c)))
 }
 
 // unknownConfigKeys reports keys of schema-described config objects that the schema does not

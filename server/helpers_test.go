@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,6 +66,10 @@ func (f *fakeEntities) MaintenanceChanged(_ context.Context, windowID string) er
 	}
 	f.maintenance = append(f.maintenance, windowID)
 	return nil
+}
+
+func (f *fakeEntities) SendResults(context.Context, string, []workflows.CheckResult) error {
+	return errors.New("fake entities take no pings")
 }
 
 func (f *fakeEntities) AutomationChanged(_ context.Context, automationID string) error {

@@ -143,6 +143,8 @@ func componentSchemas() schema {
 			"config":          anyObject(`The strategy config; x-secret fields read "****".`),
 			"collectors":      arrayOf(ref("CollectorEntry")),
 			"intervalSeconds": intMin(1), "paused": boolean(), "createdAt": dateTime(), "updatedAt": dateTime(),
+			"pingToken": strDesc("Heartbeat checks: the credential of POST|GET /api/v1/ping/{pingToken} (keep it secret: whoever has it can report the job's runs)."),
+			"pingUrl":   strDesc("Heartbeat checks: the ping URL as reached through this API."),
 		}),
 		"CheckCreate": object([]string{"name", "strategyId", "intervalSeconds"}, schema{
 			"name":            schema{"type": "string", "minLength": 1, "maxLength": 200},

@@ -116,6 +116,11 @@ func permCases() []permCase {
 		{method: "GET", path: "/status-stream", query: "systemId={systemId}", scope: pStatus, ok: 200, stream: true},
 		{method: "GET", path: "/static/status.css", scope: pPublic, ok: 200},
 		{method: "GET", path: "/static/status.js", scope: pPublic, ok: 200},
+		// Heartbeat pings: the ping token is the credential; a token no check has is a 404.
+		{method: "GET", path: "/api/v1/ping/{token}", scope: pPublic, ok: 404},
+		{method: "POST", path: "/api/v1/ping/{token}", scope: pPublic, ok: 404},
+		{method: "GET", path: "/api/v1/ping/{token}/{action}", scope: pPublic, ok: 404},
+		{method: "POST", path: "/api/v1/ping/{token}/{action}", scope: pPublic, ok: 404},
 
 		{method: "GET", path: "/api/v1/settings/notification-defaults", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/settings/notification-defaults", scope: pManage, ok: 200,
@@ -154,6 +159,7 @@ func permCases() []permCase {
 		{method: "DELETE", path: "/api/v1/automations/{automationId}", scope: pManage, ok: 204,
 			fresh: func(e *env, v map[string]string) {
 				v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
+	v["token"], v["action"] = "0123456789012345678901234567890123456789012", "fail"
 			}},
 		{method: "POST", path: "/api/v1/automations/{automationId}:test", scope: pManage, ok: 200,
 			body: func(v map[string]string) any {

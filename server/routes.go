@@ -168,7 +168,7 @@ func (s *Server) routeTable() []route {
 			desc: "raw 1–30, hourly 7–90, daily 30–1095 days; raw < hourly < daily. 403 when the system is managed by GitOps.", body: "RetentionPut", status: 200, response: "RetentionEnvelope"}},
 		{method: post, path: v1 + "/systems/{systemId}/checks/{checkId}/run", auth: true, scope: cfgManage, handler: s.runCheck, ownDeadline: true, doc: opDoc{id: "runCheck", tag: "Assignments", summary: "Run a check now through the system's entity",
 			desc: "The Idempotency-Key header is the run's update id: repeating a request with the same key returns the same run with `duplicate: true` (a key is generated when absent and echoed in the response header; a key already used for another check of the system is a 409). " +
-				"404 when the check is not assigned; 409 when the assignment is disabled or the check paused (unless force). " +
+				"404 when the check is not assigned; 409 when the assignment is disabled, the check paused (unless force), or a heartbeat check (it waits for pings). " +
 				fmt.Sprintf("503 `urn:checkflow:problem:entity-unreachable` (with Retry-After) when Temporal does not accept the run within %v (Temporal unreachable, no worker) or the run does not complete within %v + the check's timeout + %v; repeat the request with the same key.",
 					entityclient.DefaultAdmissionTimeout, entityclient.DefaultAdmissionTimeout, DefaultRunMargin),
 			idempotencyKey: true, body: "RunRequest", bodyOptional: true, status: 200, response: "RunResult", errors: []int{409, 503}}},

@@ -150,6 +150,9 @@ func (s *Server) runCheck(c echo.Context) error {
 	if cfg.Paused && !force {
 		return conflictProblem(fmt.Sprintf("check %s is paused; send {\"force\": true} to run it anyway", checkID))
 	}
+	if s.isHeartbeat(cfg.StrategyID) {
+		return conflictProblem(fmt.Sprintf("check %s is a heartbeat check: it is not run, it waits for its job's pings (POST /api/v1/ping/{pingToken})", checkID))
+	}
 	if s.entities == nil {
 		return unavailable(ProblemUnavailable, "no Temporal client is configured", entityRetryAfter)
 	}

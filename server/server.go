@@ -45,6 +45,9 @@ type Entities interface {
 	// AutomationChanged signals (with start) the workflow of an automation that the automation
 	// was created, changed or deleted.
 	AutomationChanged(ctx context.Context, automationID string) error
+	// SendResults delivers results (heartbeat pings) to the system's entity in one signal (with
+	// start).
+	SendResults(ctx context.Context, systemID string, rs []workflows.CheckResult) error
 }
 
 // Config is what the API needs.
@@ -152,6 +155,8 @@ type Server struct {
 	statusPage StatusPageConfig
 	routes     []route
 	openapi    []byte
+	// pings gathers heartbeat pings per system into one signal (handlers_ping.go).
+	pings *pingBatcher
 }
 
 // New builds the API's routes.
@@ -187,6 +192,7 @@ func New(cfg Config, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.pings = newPingBatcher(s.entities, defaultPingLinger)
 	s.hub = s.newStreamHub()
 	e := echo.New()
 	e.HideBanner = true

@@ -100,6 +100,17 @@ func (c *Client) EnsureStarted(ctx context.Context, systemID string) (bool, erro
 	return true, nil
 }
 
+// SendResults delivers several external results (heartbeat pings) to the system's entity in
+// one signal (with start).
+func (c *Client) SendResults(ctx context.Context, systemID string, rs []workflows.CheckResult) error {
+	_, err := c.Temporal.SignalWithStartWorkflow(ctx, workflows.SystemWorkflowID(systemID), workflows.SignalCheckResults, rs,
+		c.startOptions(systemID), workflows.SystemHealthWorkflow, c.input(systemID))
+	if err != nil {
+		return fmt.Errorf("send results to entity of %s: %w", systemID, err)
+	}
+	return nil
+}
+
 // SendResult delivers an external result (push check, remote probe) to the system's entity.
 func (c *Client) SendResult(ctx context.Context, systemID string, r workflows.CheckResult) error {
 	_, err := c.Temporal.SignalWithStartWorkflow(ctx, workflows.SystemWorkflowID(systemID), workflows.SignalCheckResult, r,
