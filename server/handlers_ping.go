@@ -26,16 +26,17 @@ import (
 // Heartbeat pings: a job proves it ran by calling /api/v1/ping/{token} (no bearer token: the
 // check's unguessable ping token is the credential). The API looks the check up by the token's
 // SHA-256, and hands the ping to the entity of every system the check is enabled in. Pings for
-// one system that arrive within defaultPingLinger travel in one signal, so that a burst of
-// pings costs Temporal a handful of workflow tasks, not one each; a ping is answered once its
-// signal was accepted (nothing is acknowledged that could still be lost).
+// one system that arrive while a signal to its entity is in flight travel together in the next
+// (pingBatcher), so that a burst of pings costs Temporal a handful of workflow tasks, not one
+// each; a ping is answered once its signal was accepted (nothing is acknowledged that could
+// still be lost).
 
 const (
-	// defaultPingLinger is how long the first ping for a system waits for others to share its
-	// signal.
-	defaultPingLinger = 20 * time.Millisecond
 	// maxPingBatch bounds the pings of one signal (each at most heartbeat.MaxBodyBytes of body).
 	maxPingBatch = 64
+	// pingSignalGap is the least time between the starts of two signals of one system's pings: a
+	// burst of pings goes as ≤ 40 signals per second per system, a lone ping at once.
+	pingSignalGap = 25 * time.Millisecond
 	// pingTokenBytes is the ping token's entropy; encoded it is 43 characters.
 	pingTokenBytes = 32
 )
@@ -203,45 +204,62 @@ func requestBase(c echo.Context) string {
 	return c.Scheme() + "://" + c.Request().Host
 }
 
-// pingBatcher gathers the pings of each system for a short while and hands them to its entity in
-// one signal.
+// pingBatcher hands each system's pings to its entity like a group commit: a ping for a system
+// with no signal in flight goes at once; pings that arrive while one is in flight wait for it and
+// then travel together in the next signal (at most maxPingBatch per signal). A lone ping costs no
+// waiting, and a burst costs Temporal a few signals instead of one each.
 type pingBatcher struct {
 	entities Entities
-	linger   time.Duration
 
 	mu      sync.Mutex
-	pending map[string]*pingBatch
+	systems map[string]*pingLane
+}
+
+// pingLane is one system's signal in flight and the batch that waits for it.
+type pingLane struct {
+	inFlight bool
+	next     *pingBatch
 }
 
 type pingBatch struct {
 	results []workflows.CheckResult
-	once    sync.Once
 	done    chan struct{}
 	err     error
 }
 
-func newPingBatcher(entities Entities, linger time.Duration) *pingBatcher {
-	return &pingBatcher{entities: entities, linger: linger, pending: map[string]*pingBatch{}}
+func newPingBatcher(entities Entities) *pingBatcher {
+	return &pingBatcher{entities: entities, systems: map[string]*pingLane{}}
 }
 
 // send adds r to the system's next signal and waits until that signal was accepted.
 func (b *pingBatcher) send(ctx context.Context, systemID string, r workflows.CheckResult) error {
 	b.mu.Lock()
-	bt := b.pending[systemID]
-	if bt == nil {
+	lane := b.systems[systemID]
+	if lane == nil {
+		lane = &pingLane{}
+		b.systems[systemID] = lane
+	}
+	bt := lane.next
+	if bt == nil || len(bt.results) >= maxPingBatch {
 		bt = &pingBatch{done: make(chan struct{})}
-		b.pending[systemID] = bt
-		time.AfterFunc(b.linger, func() { b.flush(systemID, bt) })
+		if lane.inFlight && lane.next == nil {
+			lane.next = bt // waits for the signal in flight
+		} else {
+			// Nothing in flight (go now), or the waiting batch is full (a parallel signal).
+			bt.results = append(bt.results, r)
+			goNow := !lane.inFlight
+			lane.inFlight = true
+			b.mu.Unlock()
+			go b.flush(systemID, bt, goNow)
+			return b.wait(ctx, systemID, bt)
+		}
 	}
 	bt.results = append(bt.results, r)
-	full := len(bt.results) >= maxPingBatch
-	if full {
-		delete(b.pending, systemID)
-	}
 	b.mu.Unlock()
-	if full {
-		go b.flush(systemID, bt)
-	}
+	return b.wait(ctx, systemID, bt)
+}
+
+func (b *pingBatcher) wait(ctx context.Context, systemID string, bt *pingBatch) error {
 	select {
 	case <-bt.done:
 		return bt.err
@@ -250,18 +268,28 @@ func (b *pingBatcher) send(ctx context.Context, systemID string, r workflows.Che
 	}
 }
 
-// flush sends the batch once (by its timer or when it filled up).
-func (b *pingBatcher) flush(systemID string, bt *pingBatch) {
-	bt.once.Do(func() {
-		b.mu.Lock()
-		if b.pending[systemID] == bt {
-			delete(b.pending, systemID)
-		}
-		rs := bt.results
-		b.mu.Unlock()
+// flush signals the batch. When it owns the system's lane (owner), it then sends the batch that
+// gathered meanwhile — waiting until pingSignalGap after the previous signal began — until none
+// gathered.
+func (b *pingBatcher) flush(systemID string, bt *pingBatch, owner bool) {
+	for bt != nil {
+		began := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		bt.err = b.entities.SendResults(ctx, systemID, rs)
+		bt.err = b.entities.SendResults(ctx, systemID, bt.results)
+		cancel()
 		close(bt.done)
-	})
+		if !owner {
+			return
+		}
+		if wait := pingSignalGap - time.Since(began); wait > 0 {
+			time.Sleep(wait) // rate control: the next batch gathers meanwhile
+		}
+		b.mu.Lock()
+		lane := b.systems[systemID]
+		bt, lane.next = lane.next, nil
+		if bt == nil {
+			delete(b.systems, systemID)
+		}
+		b.mu.Unlock()
+	}
 }

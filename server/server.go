@@ -192,7 +192,7 @@ func New(cfg Config, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.pings = newPingBatcher(s.entities, defaultPingLinger)
+	s.pings = newPingBatcher(s.entities)
 	s.hub = s.newStreamHub()
 	e := echo.New()
 	e.HideBanner = true

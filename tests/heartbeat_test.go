@@ -8,6 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/checkflow/checkflow/internal/devenv"
+	"github.com/checkflow/checkflow/internal/testutil"
+	"github.com/checkflow/checkflow/workflows"
 )
 
 type apiRunItem struct {
@@ -185,4 +192,13 @@ func TestHeartbeatEndToEnd(t *testing.T) {
 	if h.Status == "healthy" {
 		t.Fatalf("health after /fail and exit 3: %+v", h)
 	}
+
+	// The heartbeat path (ping batches, missed deadlines, starts) replays deterministically.
+	replayer := sdkworker.NewWorkflowReplayer()
+	replayer.RegisterWorkflowWithOptions(workflows.SystemHealth, workflow.RegisterOptions{Name: workflows.SystemHealthWorkflow})
+	hist := fetchHistory(t, workflows.SystemWorkflowID(sysB), "")
+	if err := replayer.ReplayWorkflowHistory(devenv.SDKLogger(testutil.Logger(t)), hist); err != nil {
+		t.Errorf("replay the heartbeat history (%d events): %v", len(hist.Events), err)
+	}
+	recordHistory(t, hist, "running")
 }

@@ -66,12 +66,17 @@ func (e *entity) receiveSignals(ctx workflow.Context) {
 		}
 		e.enqueueExternal(ctx, r)
 	}
+	// Every batch of pings delivered so far is one item: one step, one write.
+	var pings []CheckResult
 	for e.pingsCh != nil {
 		var rs []CheckResult
 		if !e.pingsCh.ReceiveAsync(&rs) {
 			break
 		}
-		e.receivePings(ctx, rs)
+		pings = append(pings, rs...)
+	}
+	if len(pings) > 0 {
+		e.receivePings(ctx, pings)
 	}
 	for {
 		var ignored json.RawMessage

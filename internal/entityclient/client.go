@@ -102,9 +102,16 @@ func (c *Client) EnsureStarted(ctx context.Context, systemID string) (bool, erro
 
 // SendResults delivers several external results (heartbeat pings) to the system's entity in
 // one signal (with start).
+//
+// It signals the running entity, and signals with start only when none runs: a plain signal
+// costs the Temporal server a fraction of a signal-with-start, and pings come often.
 func (c *Client) SendResults(ctx context.Context, systemID string, rs []workflows.CheckResult) error {
-	_, err := c.Temporal.SignalWithStartWorkflow(ctx, workflows.SystemWorkflowID(systemID), workflows.SignalCheckResults, rs,
-		c.startOptions(systemID), workflows.SystemHealthWorkflow, c.input(systemID))
+	err := c.Temporal.SignalWorkflow(ctx, workflows.SystemWorkflowID(systemID), "", workflows.SignalCheckResults, rs)
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) {
+		_, err = c.Temporal.SignalWithStartWorkflow(ctx, workflows.SystemWorkflowID(systemID), workflows.SignalCheckResults, rs,
+			c.startOptions(systemID), workflows.SystemHealthWorkflow, c.input(systemID))
+	}
 	if err != nil {
 		return fmt.Errorf("send results to entity of %s: %w", systemID, err)
 	}
