@@ -159,7 +159,7 @@ func permCases() []permCase {
 		{method: "DELETE", path: "/api/v1/automations/{automationId}", scope: pManage, ok: 204,
 			fresh: func(e *env, v map[string]string) {
 				v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
-	v["token"], v["action"] = "0123456789012345678901234567890123456789012", "fail"
+				v["token"], v["action"] = "0123456789012345678901234567890123456789012", "fail"
 			}},
 		{method: "POST", path: "/api/v1/automations/{automationId}:test", scope: pManage, ok: 200,
 			body: func(v map[string]string) any {
