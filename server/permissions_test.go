@@ -159,7 +159,6 @@ func permCases() []permCase {
 		{method: "DELETE", path: "/api/v1/automations/{automationId}", scope: pManage, ok: 204,
 			fresh: func(e *env, v map[string]string) {
 				v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
-				v["token"], v["action"] = "0123456789012345678901234567890123456789012", "fail"
 			}},
 		{method: "POST", path: "/api/v1/automations/{automationId}:test", scope: pManage, ok: 200,
 			body: func(v map[string]string) any {
@@ -254,6 +253,7 @@ func TestPermissionMatrix(t *testing.T) {
 	v["channelId"] = e.mustChannel("perm channel")
 	v["maintenanceId"] = e.mustMaintenance(v["systemId"])
 	v["automationId"] = e.mustAutomation(runCheckAutomation(v["systemId"], v["checkId"]))
+	v["token"], v["action"] = "0123456789012345678901234567890123456789012", "fail"
 
 	// Every route is in the matrix.
 	inMatrix := map[string]bool{}
