@@ -47,7 +47,8 @@ func (a *Entity) LoadSystem(ctx context.Context, req workflows.LoadSystemRequest
 	if err != nil {
 		return workflows.LoadedSystem{}, fmt.Errorf("load %s: %w", req.SystemID, err)
 	}
-	out := workflows.LoadedSystem{SystemID: st.SystemID, SystemName: st.SystemID, View: st.View, Seq: st.Seq, FlapThresholds: st.FlapThresholds}
+	out := workflows.LoadedSystem{SystemID: st.SystemID, SystemName: st.SystemID, View: st.View, Seq: st.Seq, FlapThresholds: st.FlapThresholds,
+		InMaintenance: st.InMaintenance}
 	if sys, err := a.Store.GetSystem(ctx, req.SystemID); err == nil && sys.Name != "" {
 		out.SystemName = sys.Name
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -541,6 +542,13 @@ func (a *Notifier) MaintenanceEdge(ctx context.Context, req workflows.Maintenanc
 		sig := workflows.NotifyMaintenance{WindowID: req.WindowID, Started: req.Started, At: req.At}
 		if err := SignalNotifier(ctx, a.Temporal, a.TaskQueue, a.NotifierOptions, sys, workflows.SignalNotifyMaintenance, sig); err != nil {
 			return err
+		}
+		// The system's entity reloads and learns of the window (heartbeat checks do not fail
+		// while it lasts); a system without a running entity has no checks to tell.
+		err := a.Temporal.SignalWorkflow(ctx, workflows.SystemWorkflowID(sys), "", workflows.SignalConfigChanged, nil)
+		var notFound *serviceerror.NotFound
+		if err != nil && !errors.As(err, &notFound) {
+			return fmt.Errorf("tell the entity of %s about maintenance: %w", sys, err)
 		}
 	}
 	if req.Final {

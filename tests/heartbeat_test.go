@@ -202,3 +202,45 @@ func TestHeartbeatEndToEnd(t *testing.T) {
 	}
 	recordHistory(t, hist, "running")
 }
+
+// TestHeartbeatMaintenance: no ping during a maintenance window fails a heartbeat check (the
+// window's edges reload the entity), and the window's end gives the job period + grace again.
+func TestHeartbeatMaintenance(t *testing.T) {
+	t.Parallel()
+	a := newAPIStack(t)
+	api := a.admin
+	sys := apiSystemID(t, "maint-cron")
+	expectStatus(t, api.Do("POST", "/api/v1/systems", map[string]any{"id": sys, "name": sys}), 201)
+	var chk struct {
+		ID string `json:"id"`
+	}
+	expectStatus(t, api.Do("POST", "/api/v1/checks", map[string]any{
+		"name": "hourly sync", "strategyId": "heartbeat", "intervalSeconds": 60,
+		"config": map[string]any{"periodSeconds": 2, "graceSeconds": 1},
+	}), 201).Decode(t, &chk)
+	expectStatus(t, api.Do("PUT", "/api/v1/systems/"+sys+"/checks/"+chk.ID, map[string]any{"enabled": true}), 201)
+	// The window starts right away and lasts 6 s — twice the time a missing ping needs to fail.
+	start := time.Now().Add(300 * time.Millisecond)
+	m := a.createMaintenance(t, []string{sys}, start, start.Add(6*time.Second))
+	waitFor(t, 20*time.Second, "the window to end", func() (bool, error) {
+		return a.maintenance(t, m.ID).EndedAt != nil, nil
+	})
+	ended := *a.maintenance(t, m.ID).EndedAt
+	var first time.Time
+	waitFor(t, 20*time.Second, "the first missed-ping failure after the window", func() (bool, error) {
+		var page struct {
+			Runs []apiRunItem `json:"runs"`
+		}
+		expectStatus(t, api.Do("GET", "/api/v1/runs?systemId="+sys+"&checkId="+chk.ID, nil), 200).Decode(t, &page)
+		for _, r := range page.Runs {
+			if first.IsZero() || r.Timestamp.Before(first) {
+				first = r.Timestamp
+			}
+		}
+		return !first.IsZero(), nil
+	})
+	// Without the window the first failure would have come 3 s after the check was assigned.
+	if gap := first.Sub(ended); gap < 2*time.Second || gap > 4*time.Second {
+		t.Fatalf("first failure %v after the window ended (at %v), want 3 s ± 1 s", gap, ended)
+	}
+}

@@ -25,6 +25,7 @@ func (e *entity) loadInitial(ctx workflow.Context) error {
 	e.st.Seq = loaded.Seq
 	now := workflow.Now(ctx)
 	e.st.Checks = e.mergeChecks(nil, loaded.Checks, now)
+	e.setMaintenance(loaded.InMaintenance, now)
 	e.st.View = loaded.View
 	if e.st.View == nil && len(e.st.Checks) > 0 {
 		// No stored view yet: store the baseline computed from the runs we have (invariant 5:
@@ -345,6 +346,7 @@ func (e *entity) processConfigChange(ctx workflow.Context) {
 	e.st.SystemName = loaded.SystemName
 	e.st.FlapThresholds = loaded.FlapThresholds
 	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
+	e.setMaintenance(loaded.InMaintenance, now)
 	e.reevaluate(ctx, prev, "", now)
 	e.st.Processed++
 	e.finished = len(e.st.Checks) == 0

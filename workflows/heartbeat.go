@@ -112,6 +112,20 @@ func (e *entity) receivePings(ctx workflow.Context, rs []CheckResult) {
 // deadline's, so the same miss is stored once.
 func (e *entity) missedPing(ctx workflow.Context, c *CheckState, now time.Time) {
 	deadline := c.NextDue
+	if e.st.InMaintenance {
+		// A job stopped for maintenance is not failing: no run; the deadlines go on, and the
+		// window's end gives the job a whole period again (setMaintenance).
+		sched, err := heartbeatSchedule(*c)
+		if err != nil {
+			c.NextDue = now.Add(time.Minute)
+			return
+		}
+		c.StartedAt = nil
+		for !c.NextDue.After(now) {
+			c.NextDue = sched.DeadlineAfterMiss(c.NextDue)
+		}
+		return
+	}
 	var msg string
 	detail := map[string]any{"missed": true, "deadline": deadline.UTC().Format(time.RFC3339Nano)}
 	sched, err := heartbeatSchedule(*c)
@@ -145,4 +159,32 @@ func (e *entity) missedPing(ctx workflow.Context, c *CheckState, now time.Time) 
 		ConfigurationID: c.ConfigurationID, Status: health.Unhealthy, Message: msg, Result: body, ExecutedAt: now,
 	}
 	e.queue = append(e.queue, item{results: []CheckResult{r}})
+}
+
+// setMaintenance records whether a maintenance window covers the system (each load: the
+// maintenance edges signal the entity). When a window ends, every heartbeat check gets one whole
+// period (or cron time) and grace from the end before a missing ping fails it: the job may have
+// been stopped for the window.
+func (e *entity) setMaintenance(in bool, now time.Time) {
+	if !e.heartbeats {
+		return
+	}
+	ended := e.st.InMaintenance && !in
+	e.st.InMaintenance = in
+	if !ended {
+		return
+	}
+	for i := range e.st.Checks {
+		c := &e.st.Checks[i]
+		if !e.isHeartbeat(*c) {
+			continue
+		}
+		sched, err := heartbeatSchedule(*c)
+		if err != nil {
+			continue
+		}
+		if d := sched.DeadlineAfterPing(now); d.After(c.NextDue) {
+			c.NextDue = d
+		}
+	}
 }

@@ -174,3 +174,57 @@ func TestHeartbeatThresholds(t *testing.T) {
 		t.Errorf("runs = %v, want five misses (10 s … 50 s) and the ping", runs)
 	}
 }
+
+// A maintenance window (the edges reload the entity) stops missed pings from failing the check,
+// and its end gives the job one whole period and grace before the next failure.
+func TestHeartbeatMaintenance(t *testing.T) {
+	f := newFake(heartbeatCheck(cfgA, `{"periodSeconds":10,"graceSeconds":5}`))
+	env := newEnv(t, f)
+	setMaintenance := func(in bool) func() {
+		return func() {
+			f.mu.Lock()
+			f.system.InMaintenance = in
+			f.mu.Unlock()
+			env.SignalWorkflow(SignalConfigChanged, nil)
+		}
+	}
+	env.RegisterDelayedCallback(setMaintenance(true), 5*time.Second)
+	env.RegisterDelayedCallback(setMaintenance(false), 40*time.Second)
+	endAt(env, f, 70*time.Second)
+	env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+	requireCompleted(t, env)
+	// Without the window: failures at 15 s, 25 s, 35 s, …; with it, the first comes at the
+	// window's end (40 s) + 10 s + 5 s.
+	if got, want := f.persistedRuns(), []string{"55s unhealthy", "1m5s unhealthy"}; !slices.Equal(got, want) {
+		t.Errorf("runs = %v, want %v", got, want)
+	}
+}
+
+// A new lifetime of the entity (a restart from the database) continues from the last ping: a
+// check that pinged 5 s before fails no earlier than its deadline, and one whose deadline passed
+// while no entity ran gets the grace time before its first failure.
+func TestHeartbeatAfterRestart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		lastPing time.Duration // before the start
+		want     []string
+	}{
+		{"pinged 5 s before", 5 * time.Second, []string{"10s unhealthy", "20s unhealthy"}},
+		{"deadline passed while down", time.Hour, []string{"5s unhealthy", "15s unhealthy", "25s unhealthy"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := heartbeatCheck(cfgA, `{"periodSeconds":10,"graceSeconds":5}`)
+			last := t0.Add(-tc.lastPing)
+			c.LastRunAt = &last
+			c.Recent = []health.Status{health.Healthy}
+			f := newFake(c)
+			env := newEnv(t, f)
+			endAt(env, f, 28*time.Second)
+			env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+			requireCompleted(t, env)
+			if got := f.persistedRuns(); !slices.Equal(got, tc.want) {
+				t.Errorf("runs = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -267,6 +267,7 @@ func (e *entity) reload(ctx workflow.Context, adopt map[string]bool) {
 	prev := cloneView(e.st.View)
 	e.st.SystemName = loaded.SystemName
 	e.st.Checks = e.mergeChecks(e.st.Checks, loaded.Checks, now)
+	e.setMaintenance(loaded.InMaintenance, now)
 	for _, l := range loaded.Checks {
 		if i := e.findCheck(l.ConfigurationID); i >= 0 && adopt[l.ConfigurationID] {
 			c := &e.st.Checks[i]

@@ -72,6 +72,8 @@ type LoadedSystem struct {
 	Deleted bool `json:"deleted,omitempty"`
 	// FlapThresholds are the system's flap detection thresholds (zero: the defaults).
 	FlapThresholds health.FlapThresholds `json:"flapThresholds,omitempty"`
+	// InMaintenance is true when a maintenance window covers the system (at the load).
+	InMaintenance bool `json:"inMaintenance,omitempty"`
 }
 
 // LoadSystemRequest asks for a system's state.
@@ -262,6 +264,9 @@ type EntityState struct {
 	// thresholds as last loaded (changeFlapDetection).
 	Flap           health.FlapState      `json:"flap,omitempty"`
 	FlapThresholds health.FlapThresholds `json:"flapThresholds,omitempty"`
+	// InMaintenance is whether a maintenance window covered the system at the last load; the
+	// maintenance edges reload the entity (changeHeartbeat: missed pings are no failures then).
+	InMaintenance bool `json:"inMaintenance,omitempty"`
 	// SessionEpoch and SessionSeq number the entity's probe sessions ("<epoch>.<seq>").
 	SessionEpoch string `json:"sessionEpoch,omitempty"`
 	SessionSeq   int64  `json:"sessionSeq,omitempty"`

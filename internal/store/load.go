@@ -40,6 +40,8 @@ type SystemState struct {
 	Seq int64 `json:"seq"`
 	// FlapThresholds are the system's flap detection thresholds (zero: the defaults).
 	FlapThresholds health.FlapThresholds `json:"flapThresholds"`
+	// InMaintenance is true when a maintenance window covers the system now.
+	InMaintenance bool `json:"inMaintenance"`
 }
 
 // Load reads a system's state for its entity's (re)start: the enabled assignments with their
@@ -64,6 +66,8 @@ func (s *Store) Load(ctx context.Context, systemID string) (SystemState, error) 
 		) r ON true
 		WHERE a.system_id = $1 AND a.enabled
 		ORDER BY a.created_at, a.configuration_id`, systemID, health.MaxWindowRuns)
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM maintenance_windows
+		WHERE system_ids @> ARRAY[$1]::text[] AND starts_at <= now() AND ends_at > now())`, systemID)
 	err := func() error {
 		br := s.pool.SendBatch(ctx, b)
 		defer br.Close()
@@ -133,7 +137,11 @@ func (s *Store) Load(ctx context.Context, systemID string) (SystemState, error) 
 			lc.LastRunAt = utcPtr(lastAt)
 			st.Checks = append(st.Checks, lc)
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		return br.QueryRow().Scan(&st.InMaintenance)
 	}()
 	if err != nil {
 		return SystemState{}, wrapErr("load", err)
