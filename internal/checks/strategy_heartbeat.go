@@ -24,7 +24,7 @@ func heartbeatStrategy() *strategyDef {
 				Min: ptr(heartbeat.MinPeriodSeconds), Max: ptr(heartbeat.MaxPeriodSeconds)},
 			{Name: "graceSeconds", Type: "integer", Default: heartbeat.DefaultGraceSeconds,
 				Description: "How late a ping may be before the check fails; also how long a started job may run.",
-				Min: ptr(0), Max: ptr(heartbeat.MaxGraceSeconds)},
+				Min:         ptr(0), Max: ptr(heartbeat.MaxGraceSeconds)},
 			{Name: "cron", Type: "string", MaxLength: 200, Description: "When pings are due, as a five-field cron expression or a descriptor such as @daily (set this or periodSeconds)."},
 			{Name: "timezone", Type: "string", MaxLength: 64, Description: "IANA time zone of cron (default UTC)."},
 		}},
