@@ -74,6 +74,14 @@ const changeHeartbeat = "heartbeat"
 
 // changeQuorum versions multi-location checks (workflow.GetVersion):
 //
-//   - DefaultVersion: each location's probe is its own run.
-//   - 1: see quorum.go.
+//   - DefaultVersion: each location's probe is its own run (a run with the location as its
+//     source), and run-now probes only the first location.
+//   - 1: a check with two or more locations is probed from every location each interval — one
+//     Probe activity per location on its task queue, with a ScheduleToStart timeout of half the
+//     interval (2 s to 1 min) — and stored as ONE run whose status the check's quorum decides
+//     (Assignment.Quorum, default a majority; health.DecideQuorum): unhealthy when at least
+//     quorum locations fail. A location whose probe no worker took in time is "unavailable" in
+//     the run's document and does not count as failing; when no location answered the run
+//     fails naming them. Run-now probes every location and returns the quorum run. Checks with
+//     one location keep the DefaultVersion behaviour (quorum.go).
 const changeQuorum = "quorum"
