@@ -65,6 +65,7 @@ func (a *Entity) LoadSystem(ctx context.Context, req workflows.LoadSystemRequest
 				Paused:          c.Configuration.Paused,
 				Thresholds:      &th,
 				Locations:       c.Locations,
+				Quorum:          c.QuorumValue(),
 			},
 			Recent:    c.RecentStatuses,
 			LastRunAt: c.LastRunAt,

@@ -24,6 +24,9 @@ type Assignment struct {
 	RetentionConfig *RetentionConfig `json:"retentionConfig,omitempty"`
 	// Locations are where the check is probed; empty = the default probe task queue.
 	Locations []string `json:"locations"`
+	// Quorum is how many locations must fail for a run to fail (multi-location checks, at
+	// least 2 locations); nil: a majority of Locations.
+	Quorum *int `json:"quorum,omitempty"`
 	// NotificationPolicy is nil when the assignment inherits the platform defaults.
 	NotificationPolicy *health.NotificationPolicy `json:"notificationPolicy,omitempty"`
 	CreatedAt          time.Time                  `json:"createdAt"`
@@ -40,15 +43,27 @@ type AssociateInput struct {
 	StateThresholds    Optional[*health.Thresholds]
 	NotificationPolicy Optional[*health.NotificationPolicy]
 	Locations          *[]string
+	// Quorum sets the quorum (Value nil: back to a majority). Set or not, the resulting quorum
+	// must suit the resulting locations (health.QuorumProblem): else a *ValidationError on
+	// "quorum" and nothing changes.
+	Quorum Optional[*int]
+}
+
+// QuorumValue is the assignment's quorum, or 0 when none is set (a majority of the locations).
+func (a Assignment) QuorumValue() int {
+	if a.Quorum == nil {
+		return 0
+	}
+	return *a.Quorum
 }
 
 const assignmentColumns = `a.system_id, a.configuration_id::text, c.name, a.enabled, a.state_thresholds,
-	a.retention_config, a.locations, a.notification_policy, a.created_at, a.updated_at`
+	a.retention_config, a.locations, a.notification_policy, a.created_at, a.updated_at, a.quorum`
 
 func scanAssignment(row pgx.Row) (Assignment, error) {
 	var a Assignment
 	var th, rc, np []byte
-	if err := row.Scan(&a.SystemID, &a.ConfigurationID, &a.ConfigurationName, &a.Enabled, &th, &rc, &a.Locations, &np, &a.CreatedAt, &a.UpdatedAt); err != nil {
+	if err := row.Scan(&a.SystemID, &a.ConfigurationID, &a.ConfigurationName, &a.Enabled, &th, &rc, &a.Locations, &np, &a.CreatedAt, &a.UpdatedAt, &a.Quorum); err != nil {
 		return Assignment{}, err
 	}
 	if err := decodeAssignmentJSON(&a, th, rc, np); err != nil {
@@ -135,20 +150,34 @@ func (s *Store) Associate(ctx context.Context, in AssociateInput) (Assignment, b
 	if err := fe.err(); err != nil {
 		return Assignment{}, false, err
 	}
+	var quorum *int
+	if in.Quorum.Set {
+		quorum = in.Quorum.Value
+	}
 	var a Assignment
 	var created bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if in.Quorum.Set || in.Locations != nil {
+			if err := checkQuorum(ctx, tx, in, cfgID, locations); err != nil {
+				return err
+			}
+		}
 		if err := tx.QueryRow(ctx, `INSERT INTO system_health_checks AS a
-				(system_id, configuration_id, enabled, state_thresholds, notification_policy, locations)
-			VALUES ($1, $2, coalesce($3::boolean, true), $4::jsonb, $6::jsonb, coalesce($8::text[], '{}'))
+				(system_id, configuration_id, enabled, state_thresholds, notification_policy, locations, quorum)
+			VALUES ($1, $2, coalesce($3::boolean, true), $4::jsonb, $6::jsonb, coalesce($8::text[], '{}'),
+				-- The row to insert passes the quorum constraint even when it is an update of
+				-- another row's quorum only (checkQuorum validated what the write leaves).
+				CASE WHEN cardinality($8::text[]) >= 2 THEN $9::integer END)
 			ON CONFLICT (system_id, configuration_id) DO UPDATE SET
 				enabled = coalesce($3::boolean, a.enabled),
 				state_thresholds = CASE WHEN $5::boolean THEN EXCLUDED.state_thresholds ELSE a.state_thresholds END,
 				notification_policy = CASE WHEN $7::boolean THEN EXCLUDED.notification_policy ELSE a.notification_policy END,
 				locations = coalesce($8::text[], a.locations),
+				quorum = CASE WHEN $10::boolean THEN $9::integer ELSE a.quorum END,
 				updated_at = now()
 			RETURNING (xmax = 0)`,
 			in.SystemID, cfgID, in.Enabled, thJSON, in.StateThresholds.Set, npJSON, in.NotificationPolicy.Set, locations,
+			quorum, in.Quorum.Set,
 		).Scan(&created); err != nil {
 			return err
 		}
@@ -165,6 +194,33 @@ func (s *Store) Associate(ctx context.Context, in AssociateInput) (Assignment, b
 		return Assignment{}, false, wrapErr("associate", err)
 	}
 	return a, created, nil
+}
+
+// checkQuorum validates the quorum an assignment write leaves — the one set, else the stored one
+// — against the locations it leaves (locations: the normalised new ones, nil when not set),
+// with the stored row locked for the rest of the write's transaction.
+func checkQuorum(ctx context.Context, tx pgx.Tx, in AssociateInput, cfgID string, locations []string) error {
+	var stored []string
+	var storedQuorum *int
+	err := tx.QueryRow(ctx, `SELECT locations, quorum FROM system_health_checks
+		WHERE system_id = $1 AND configuration_id = $2 FOR UPDATE`, in.SystemID, cfgID).Scan(&stored, &storedQuorum)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	quorum := storedQuorum
+	if in.Quorum.Set {
+		quorum = in.Quorum.Value
+	}
+	if in.Locations != nil {
+		stored = locations
+	}
+	if quorum == nil {
+		return nil
+	}
+	if msg := health.QuorumProblem(*quorum, len(stored)); msg != "" {
+		return invalid("quorum", msg)
+	}
+	return nil
 }
 
 // GetAssignment returns one assignment or a *NotFoundError ("Assignment not found").

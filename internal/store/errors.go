@@ -132,6 +132,7 @@ var checkConstraintFields = map[string]FieldError{
 	"system_health_checks_retention_check":         {Field: "retentionConfig", Message: "must be an object"},
 	"system_health_checks_policy_check":            {Field: "notificationPolicy", Message: "must be an object"},
 	"system_health_checks_locations_check":         {Field: "locations", Message: "at most 32 locations, each 1 to 63 lowercase letters, digits or '-' starting with a letter or digit"},
+	"system_health_checks_quorum_check":            {Field: "quorum", Message: "must be between 1 and the number of locations, on an assignment with at least 2 locations"},
 	"health_check_runs_id_check":                   {Field: "runs.id", Message: `must be "<systemId>:<key>" and at most 512 characters`},
 	"health_check_runs_latency_check":              {Field: "runs.latencyMs", Message: "must be ≥ 0"},
 	"system_health_state_counts_check":             {Field: "view", Message: "healthyChecks must be between 0 and totalChecks"},

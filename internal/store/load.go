@@ -107,7 +107,7 @@ func (s *Store) Load(ctx context.Context, systemID string) (SystemState, error) 
 			var statuses []string
 			var lastAt *time.Time
 			if err := rows.Scan(&a.SystemID, &a.ConfigurationID, &a.ConfigurationName, &a.Enabled, &th, &rc, &a.Locations, &np,
-				&a.CreatedAt, &a.UpdatedAt, &c.StrategyID, &cfg, &collectors, &c.IntervalSeconds, &c.Paused, &c.CreatedAt,
+				&a.CreatedAt, &a.UpdatedAt, &a.Quorum, &c.StrategyID, &cfg, &collectors, &c.IntervalSeconds, &c.Paused, &c.CreatedAt,
 				&c.UpdatedAt, &statuses, &lastAt); err != nil {
 				return err
 			}

@@ -255,7 +255,7 @@ func (s *Store) Overview(ctx context.Context, systemID string, perCheck int) ([]
 		var ids, statuses []string
 		var times []time.Time
 		if err := row.Scan(&a.SystemID, &a.ConfigurationID, &a.ConfigurationName, &a.Enabled, &th, &rc, &a.Locations, &np,
-			&a.CreatedAt, &a.UpdatedAt, &oc.StrategyID, &oc.IntervalSeconds, &oc.Paused, &ids, &statuses, &times); err != nil {
+			&a.CreatedAt, &a.UpdatedAt, &a.Quorum, &oc.StrategyID, &oc.IntervalSeconds, &oc.Paused, &ids, &statuses, &times); err != nil {
 			return OverviewCheck{}, err
 		}
 		if err := decodeAssignmentJSON(a, th, rc, np); err != nil {
