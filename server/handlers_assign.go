@@ -51,6 +51,7 @@ type assignBody struct {
 	StateThresholds    opt[json.RawMessage]        `json:"stateThresholds"`
 	NotificationPolicy opt[notificationPolicyBody] `json:"notificationPolicy"`
 	Locations          opt[[]string]               `json:"locations"`
+	Quorum             opt[int]                    `json:"quorum"`
 }
 
 // assignmentDTO is an assignment plus threshold warnings (levels that can never be reached).
@@ -167,6 +168,16 @@ func (s *Server) putAssignment(c echo.Context) error {
 			locations = b.Locations.Value
 		}
 		in.Locations = &locations
+	}
+	if b.Quorum.Set {
+		// null: back to a majority. The store checks the quorum against the locations the
+		// write leaves (these, or the stored ones) and answers 422 on "quorum".
+		if b.Quorum.Null {
+			in.Quorum = store.Some[*int](nil)
+		} else {
+			q := b.Quorum.Value
+			in.Quorum = store.Some(&q)
+		}
 	}
 	if len(fe) > 0 {
 		return invalidFields(fe...)
