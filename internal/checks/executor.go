@@ -206,7 +206,7 @@ func (r *Registry) runCollector(ctx context.Context, c client, cd *collectorDef,
 	if len(errs) > 0 {
 		return fail((&ValidationError{Errors: errs}).Error())
 	}
-	in := collectInput{Run: req.RunContext}
+	in := collectInput{Run: req.RunContext, Dial: r.dial}
 	if tmpl := parseSecretEnv(cfg); tmpl != nil && req.Secrets != nil {
 		env, values, err := resolveSecretEnv(ctx, req.Secrets, tmpl)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type client interface {
 type collectInput struct {
 	Run       RunContext
 	SecretEnv map[string]string // resolved secretEnv, nil when none
+	Dial      DialFunc          // the registry's dialer (WithDialer), nil for a net.Dialer
 }
 
 type connectFunc func(ctx context.Context, cfg map[string]any) (client, error)
@@ -80,6 +82,8 @@ type Registry struct {
 	// grace bounds how long Execute waits, after the hard timeout fired and the probe context
 	// was cancelled, for collectors to release their resources (kill scripts, close sockets).
 	grace time.Duration
+	// dial, when set, opens the http strategy's connections (WithDialer).
+	dial DialFunc
 }
 
 // Option customises a Registry.
@@ -92,6 +96,16 @@ func WithLogger(l *slog.Logger) Option {
 			r.log = l
 		}
 	}
+}
+
+// DialFunc opens a network connection, as net.Dialer.DialContext does.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// WithDialer makes the http strategy open its connections with dial instead of a net.Dialer: a
+// probe worker that must reach its targets in its own way (a tunnel, a source address of its
+// location); tests give each location's worker its own targets with it.
+func WithDialer(dial DialFunc) Option {
+	return func(r *Registry) { r.dial = dial }
 }
 
 // NewRegistry builds a registry with every built-in strategy.

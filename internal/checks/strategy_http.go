@@ -148,7 +148,7 @@ func describeStatus(raw []any) string {
 	return strings.Join(parts, ", ")
 }
 
-func collectHTTP(ctx context.Context, _ client, raw map[string]any, _ collectInput) (map[string]any, error) {
+func collectHTTP(ctx context.Context, _ client, raw map[string]any, in collectInput) (map[string]any, error) {
 	cfg, err := decodeInto[httpRequestConfig](raw)
 	if err != nil {
 		return nil, err
@@ -165,10 +165,13 @@ func collectHTTP(ctx context.Context, _ client, raw map[string]any, _ collectInp
 		}
 	}
 	timeout := time.Duration(cfg.Timeout) * time.Millisecond
-	dialer := &net.Dialer{Timeout: timeout}
+	var dial DialFunc = (&net.Dialer{Timeout: timeout}).DialContext
+	if in.Dial != nil {
+		dial = in.Dial
+	}
 	tr := &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            dial,
 		TLSClientConfig:        &tls.Config{InsecureSkipVerify: !cfg.RejectUnauthorized}, //nolint:gosec // user-controlled toggle
 		TLSHandshakeTimeout:    timeout,
 		DisableKeepAlives:      true,
