@@ -8,9 +8,10 @@
 // Probe activities (3n events: scheduled, started, completed), one PersistSystem local activity
 // marker, and 3 events per workflow task — one for the timer plus one for each batch of
 // completions that arrive together (1 to n). Billable actions: n activities, the timer and the
-// local activities of the step (≈ n + 2), against ≈ 3 for a run of a one-location check, which
-// stored n runs for the same n probes before changeQuorum. A run that changes a status adds the
-// DispatchEvents activity as any run does.
+// local activities of the step (≈ n + 2). Before changeQuorum the same check also cost n
+// activities per interval (one per location's batch) but stored n runs. A run that changes a
+// status adds the DispatchEvents activity, as any run does. Quorum checks are not batched with
+// other checks of the same location: each run is its own n activities.
 
 package workflows
 
