@@ -26,6 +26,7 @@ type locationFake struct {
 	lmu    sync.Mutex
 	status map[string]health.Status // by location; unset: healthy
 	absent map[string]bool          // no worker: the probe times out before it starts
+	broken map[string]bool          // the probe activity itself fails
 	calls  []locationCall
 }
 
@@ -34,7 +35,7 @@ type locationCall struct {
 }
 
 func newLocationFake(c LoadedCheck) *locationFake {
-	return &locationFake{fake: newFake(c), status: map[string]health.Status{}, absent: map[string]bool{}}
+	return &locationFake{fake: newFake(c), status: map[string]health.Status{}, absent: map[string]bool{}, broken: map[string]bool{}}
 }
 
 func (f *locationFake) probe(ctx context.Context, req ProbeRequest) ([]CheckResult, error) {
@@ -43,6 +44,9 @@ func (f *locationFake) probe(ctx context.Context, req ProbeRequest) ([]CheckResu
 	f.calls = append(f.calls, locationCall{req.Location, activity.GetInfo(ctx).TaskQueue, req.Probes[0].ResultID})
 	if f.absent[req.Location] {
 		return nil, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
+	}
+	if f.broken[req.Location] {
+		return nil, temporal.NewNonRetryableApplicationError("worker out of file descriptors", "ProbeBroken", nil)
 	}
 	var out []CheckResult
 	for _, it := range req.Probes {
@@ -117,20 +121,23 @@ func TestQuorumRuns(t *testing.T) {
 		quorum     int
 		failing    []string
 		absent     []string
+		broken     []string
 		wantRun    health.Status
 		wantSystem health.Status
 		wantMsg    string
 	}{
-		{"one failing location stays healthy", 0, []string{"b"}, nil, health.Healthy, health.Healthy,
+		{"one failing location stays healthy", 0, []string{"b"}, nil, nil, health.Healthy, health.Healthy,
 			"1 of 3 locations failing (quorum 2): b: HTTP 500 from b"},
-		{"two failing locations fail", 0, []string{"b", "c"}, nil, health.Unhealthy, health.Degraded,
+		{"two failing locations fail", 0, []string{"b", "c"}, nil, nil, health.Unhealthy, health.Degraded,
 			"2 of 3 locations failing (quorum 2): b: HTTP 500 from b; c: HTTP 500 from c"},
-		{"quorum one: one failing location fails", 1, []string{"c"}, nil, health.Unhealthy, health.Degraded,
+		{"quorum one: one failing location fails", 1, []string{"c"}, nil, nil, health.Unhealthy, health.Degraded,
 			"1 of 3 locations failing (quorum 1): c: HTTP 500 from c"},
-		{"absent location is unavailable, not failing", 2, []string{"b"}, []string{"c"}, health.Healthy, health.Healthy,
+		{"absent location is unavailable, not failing", 2, []string{"b"}, []string{"c"}, nil, health.Healthy, health.Healthy,
 			"1 of 3 locations failing (quorum 2): b: HTTP 500 from b; unavailable: c"},
-		{"no location answered fails naming them", 2, nil, []string{"a", "b", "c"}, health.Unhealthy, health.Degraded,
+		{"no location answered fails naming them", 2, nil, []string{"a", "b", "c"}, nil, health.Unhealthy, health.Degraded,
 			"no location answered (quorum 2 of 3): a, b, c unavailable"},
+		{"a failing probe activity is its location failing", 2, []string{"a"}, nil, []string{"c"}, health.Unhealthy, health.Degraded,
+			"2 of 3 locations failing (quorum 2): a: HTTP 500 from a; c: probe failed: worker out of file descriptors (type: ProbeBroken, retryable: false)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,6 +147,9 @@ func TestQuorumRuns(t *testing.T) {
 			}
 			for _, l := range tt.absent {
 				f.absent[l] = true
+			}
+			for _, l := range tt.broken {
+				f.broken[l] = true
 			}
 			env := newLocationEnv(t, f)
 			endAt(env, f.fake, 45*time.Second)
@@ -177,7 +187,7 @@ func TestQuorumRuns(t *testing.T) {
 					switch {
 					case slices.Contains(tt.absent, l):
 						want = health.LocationUnavailable
-					case slices.Contains(tt.failing, l):
+					case slices.Contains(tt.failing, l), slices.Contains(tt.broken, l):
 						want = string(health.Unhealthy)
 					}
 					e := doc.Locations[l]
@@ -187,7 +197,7 @@ func TestQuorumRuns(t *testing.T) {
 					if want == health.LocationUnavailable && !strings.Contains(e.Message, "no probe worker of location "+l) {
 						t.Errorf("unavailable location %s message %q", l, e.Message)
 					}
-					if want != health.LocationUnavailable && !strings.Contains(string(e.Result), `"from":"`+l+`"`) {
+					if want != health.LocationUnavailable && !slices.Contains(tt.broken, l) && !strings.Contains(string(e.Result), `"from":"`+l+`"`) {
 						t.Errorf("location %s result %s, want its own document", l, e.Result)
 					}
 				}
