@@ -191,11 +191,10 @@ func componentSchemas() schema {
 		"RetentionPut":          object([]string{"retentionConfig"}, schema{"retentionConfig": describe(orNull(ref("RetentionConfigInput")), "null resets to the defaults.")}),
 		"Assignment": object([]string{"systemId", "configurationId", "configurationName", "enabled", "locations", "createdAt", "updatedAt"}, schema{
 			"systemId": str(), "configurationId": schema{"type": "string", "format": "uuid"}, "configurationName": str(), "enabled": boolean(),
-			"stateThresholds": describe(ref("Thresholds"), "Absent: the defaults (consecutive 1/2/5)."),
-			"retentionConfig": describe(ref("RetentionConfig"), "Absent: the defaults (7/30/365 days)."),
-			"locations":       describe(arrayOf(str()), "Where the check is probed; empty: the default probes."),
-			"quorum": describe(schema{"type": "integer", "minimum": 1, "maximum": 32},
-				"With 2 or more locations, each run probes every location and fails when at least this many locations fail. Absent: a majority (locations/2 + 1)."),
+			"stateThresholds":    describe(ref("Thresholds"), "Absent: the defaults (consecutive 1/2/5)."),
+			"retentionConfig":    describe(ref("RetentionConfig"), "Absent: the defaults (7/30/365 days)."),
+			"locations":          describe(arrayOf(str()), "Where the check is probed; empty: the default probes."),
+			"quorum":             describe(quorumSchema(), "With 2 or more locations, each run probes every location and fails when at least this many locations fail. Absent: a majority (locations/2 + 1)."),
 			"notificationPolicy": describe(ref("NotificationPolicy"), "Absent: the platform defaults."),
 			"createdAt":          dateTime(), "updatedAt": dateTime(),
 			"warnings": describe(arrayOf(ref("FieldError")), "Threshold levels that can never be reached (PUT only)."),
@@ -205,8 +204,7 @@ func componentSchemas() schema {
 			"stateThresholds":    describe(orNull(ref("Thresholds")), "null resets to the defaults."),
 			"notificationPolicy": describe(orNull(ref("NotificationPolicy")), "null inherits the platform defaults."),
 			"locations":          describe(orNull(schema{"type": "array", "maxItems": 32, "items": schema{"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"}}), "null or [] probes from the default task queue."),
-			"quorum": describe(orNull(schema{"type": "integer", "minimum": 1, "maximum": 32}),
-				"How many locations must fail for a run to fail: 1 to the number of locations, on an assignment with at least 2 locations (these or the stored ones; else 422 on quorum). null resets to a majority. Absent: unchanged. A location without probe workers is reported unavailable in the run's result.locations and does not count as failing."),
+			"quorum":             describe(orNull(quorumSchema()), "How many locations must fail for a run to fail: 1 to the number of locations, on an assignment with at least 2 locations (these or the stored ones; else 422 on quorum). null resets to a majority. Absent: unchanged. A location without probe workers is reported unavailable in the run's result.locations and does not count as failing."),
 		}),
 		"AssignmentList": object([]string{"associations"}, schema{"associations": arrayOf(ref("Assignment"))}),
 
@@ -516,3 +514,6 @@ func (s *Server) openAPIDocument() schema {
 		},
 	}
 }
+
+// quorumSchema is an assignment's quorum: 1 to the number of locations (at most 32).
+func quorumSchema() schema { return schema{"type": "integer", "minimum": 1, "maximum": 32} }
