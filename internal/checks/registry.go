@@ -165,6 +165,7 @@ func (s *strategyDef) info() StrategyInfo {
 		DisplayName:  s.displayName,
 		Description:  s.description,
 		ConfigSchema: s.config.jsonSchema(),
+		Collectors:   []CollectorInfo{}, // [] for a strategy without collectors (heartbeat)
 	}
 	for _, c := range s.collectors {
 		info.Collectors = append(info.Collectors, c.info())
