@@ -29,7 +29,8 @@ type StoreSecrets struct {
 var _ checks.SecretResolver = (*StoreSecrets)(nil)
 
 // NewStoreSecrets returns the resolver of a worker with a database, or nil without one (a
-// probe-only worker cannot resolve secrets: its collectors get no secretEnv).
+// probe-only worker started without --secret-store-url: its runs that reference secrets fail
+// saying so).
 func NewStoreSecrets(pool *pgxpool.Pool, box *secretbox.Box) checks.SecretResolver {
 	if pool == nil {
 		return nil

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/checkflow/checkflow/internal/testutil"
+	"github.com/checkflow/checkflow/worker"
 	"github.com/checkflow/checkflow/workflows"
 )
 
@@ -225,5 +226,59 @@ func TestSecretStoreAPIValidation(t *testing.T) {
 	body := string(expectStatus(t, api.Do("PATCH", "/api/v1/checks/"+created, map[string]any{"collectors": patch["collectors"]}), http.StatusUnprocessableEntity).Body)
 	if !strings.Contains(body, `collectors[0].config.secretEnv.API_TOKEN`) || !strings.Contains(body, "ALSO_MISSING") {
 		t.Fatalf("PATCH 422 does not name the field and the secret: %s", body)
+	}
+}
+
+// Issue 16: a probe-only worker (a remote location) resolves secretEnv from the secret store it
+// is given (--secret-store-url); one without a secret store fails the run naming the secret it
+// cannot resolve, instead of running the script without it.
+func TestSecretsOnProbeOnlyWorkers(t *testing.T) {
+	t.Parallel()
+	a := newAPIStack(t)
+	api := a.admin
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+storedSecret {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		_, _ = fmt.Fprint(w, "welcome")
+	}))
+	t.Cleanup(target.Close)
+	expectStatus(t, api.Do("PUT", "/api/v1/secrets/API_TOKEN", map[string]any{"value": storedSecret}), http.StatusOK)
+	for _, w := range []struct {
+		loc         string
+		secretStore bool
+	}{{"with-store", true}, {"without-store", false}} {
+		cfg := worker.Config{Client: shared.temporal.Client, ProbesOnly: true, Location: w.loc, ProbeTaskQueue: a.probes,
+			SecretBox: a.opts.box, Logger: testutil.Logger(t)}
+		if w.secretStore {
+			cfg.SecretStore = a.pool
+		}
+		wk, err := worker.Start(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(wk.Stop)
+	}
+	var check struct {
+		ID string `json:"id"`
+	}
+	expectStatus(t, api.Do("POST", "/api/v1/checks", scriptCheck("remote secret", "API_TOKEN",
+		`curl -fsS -H "Authorization: Bearer $API_TOKEN" `+target.URL+`/private`)), http.StatusCreated).Decode(t, &check)
+	for _, tc := range []struct {
+		loc, status, message string
+	}{
+		{"with-store", "healthy", ""},
+		{"without-store", "unhealthy", "Required secret not available: API_TOKEN (this worker has no secret store"},
+	} {
+		sys := apiSystemID(t, tc.loc)
+		expectStatus(t, api.Do("POST", "/api/v1/systems", map[string]any{"id": sys, "name": sys}), http.StatusCreated)
+		expectStatus(t, api.Do("PUT", "/api/v1/systems/"+sys+"/checks/"+check.ID, map[string]any{"enabled": true, "locations": []string{tc.loc}}), http.StatusCreated)
+		var run apiRun
+		expectStatus(t, api.Do("POST", "/api/v1/systems/"+sys+"/checks/"+check.ID+"/run", nil), http.StatusOK).Decode(t, &run)
+		body := string(expectStatus(t, api.Do("GET", "/api/v1/runs/"+url.PathEscape(run.Run.ID), nil), http.StatusOK).Body)
+		if run.Run.Status != tc.status || !strings.Contains(body, tc.message) || strings.Contains(body, storedSecret) {
+			t.Errorf("%s: run %s: %s", tc.loc, run.Run.Status, body)
+		}
 	}
 }

@@ -34,6 +34,10 @@ import (
 type Config struct {
 	Client client.Client
 	Pool   *pgxpool.Pool
+	// SecretStore is where a probe-only worker (no Pool) reads the secret store from, to
+	// resolve collectors' secretEnv; without it (and without Pool) such runs fail naming the
+	// secrets this worker cannot resolve.
+	SecretStore *pgxpool.Pool
 	Logger *slog.Logger
 	// TaskQueue overrides the main task queue (tests use a unique one); default workflows.TaskQueue.
 	TaskQueue string
@@ -243,8 +247,12 @@ func Start(cfg Config) (*Worker, error) {
 	if cfg.Location != "" {
 		probeQueues = append(probeQueues, cfg.ProbeTaskQueue+"-"+cfg.Location)
 	}
+	secretsFrom := cfg.Pool
+	if secretsFrom == nil {
+		secretsFrom = cfg.SecretStore
+	}
 	prober := &activities.Prober{Checks: cfg.Checks, Hooks: cfg.Hooks, Box: cfg.SecretBox, Metrics: cfg.Metrics,
-		Secrets: activities.NewStoreSecrets(cfg.Pool, cfg.SecretBox)}
+		Secrets: activities.NewStoreSecrets(secretsFrom, cfg.SecretBox)}
 	for _, q := range probeQueues {
 		pw := sdkworker.New(cfg.Client, q, sdkworker.Options{WorkerStopTimeout: stopGrace})
 		pw.RegisterActivityWithOptions(prober.Probe, activity.RegisterOptions{Name: workflows.ActivityProbe})

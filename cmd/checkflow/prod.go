@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/checks"
@@ -89,7 +92,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL, metricsAddr string
+	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL, metricsAddr, secretStoreURL string
 	var probesOnly bool
 	var tf temporalFlags
 	var lf lifecycleFlags
@@ -101,6 +104,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	f.str(&location, "location", "CHECKFLOW_LOCATION", "", "also serve the probe task queue of this location (checkflow-probes-<location>)")
 	f.str(&taskQueue, "task-queue", "CHECKFLOW_TASK_QUEUE", "checkflow", "main task queue")
 	f.boolean(&probesOnly, "probes-only", "CHECKFLOW_PROBES_ONLY", false, "serve probe task queues only (no database needed)")
+	f.str(&secretStoreURL, "secret-store-url", "CHECKFLOW_SECRET_STORE_URL", "", "with --probes-only: PostgreSQL URL to read the secret store from (checks whose secretEnv references secrets fail on a probe-only worker without it)")
 	f.str(&metricsAddr, "metrics-addr", "CHECKFLOW_METRICS_ADDR", "", "serve Prometheus metrics at http://<addr>/metrics (empty: off)")
 	tf.register(f)
 	lf.register(f)
@@ -155,6 +159,17 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	cfg := worker.Config{Client: tc, Logger: log, Location: location, ProbesOnly: probesOnly, TaskQueue: taskQueue, ManageSchedules: true, SecretBox: box, Namespace: opts.Namespace,
 		Notify: worker.NotifyConfig{PublicURL: publicURL}, Lifecycle: lifecycle, Metrics: reg, Hooks: activities.Hooks{Persisted: reg.ObservePersisted}}
+	if probesOnly && secretStoreURL != "" {
+		if err := validateDatabaseURL(secretStoreURL); err != nil {
+			return &flagError{flag: "secret-store-url", err: err}
+		}
+		pool, err := openSecretStore(ctx, secretStoreURL)
+		if err != nil {
+			return &flagError{flag: "secret-store-url", err: err}
+		}
+		cleanup.push(pool.Close)
+		cfg.SecretStore = pool
+	}
 	if !probesOnly {
 		pool, err := migrateAndOpen(ctx, databaseURL, log)
 		if err != nil {
@@ -200,4 +215,25 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "applied %d migration(s); database is up to date\n", n)
 	return nil
+}
+
+// openSecretStore opens a small pool on the database a probe-only worker reads secrets from (it
+// migrates nothing: the main workers own the schema) and checks that it answers.
+func openSecretStore(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("reach the secret store: %w", err)
+	}
+	return pool, nil
 }

@@ -207,7 +207,11 @@ func (r *Registry) runCollector(ctx context.Context, c client, cd *collectorDef,
 		return fail((&ValidationError{Errors: errs}).Error())
 	}
 	in := collectInput{Run: req.RunContext, Dial: r.dial}
-	if tmpl := parseSecretEnv(cfg); tmpl != nil && req.Secrets != nil {
+	if tmpl := parseSecretEnv(cfg); tmpl != nil {
+		if req.Secrets == nil {
+			// Never a silent skip: the script would run without what it needs.
+			return fail(noSecretResolverMessage(tmpl))
+		}
 		env, values, err := resolveSecretEnv(ctx, req.Secrets, tmpl)
 		if err != nil {
 			return fail(err.Error())

@@ -212,7 +212,7 @@ func TestExecuteSecretResolution(t *testing.T) {
 	}{
 		{"missing secret fails the collector (QE-13)", staticResolver{}, false, "Check failed: Secret not found: api"},
 		{"resolver error fails the collector", failingResolver{}, false, "Check failed: resolving secrets: vault down"},
-		{"no resolver: runs without secrets", nil, false, ""},
+		{"no resolver: fails naming the secrets it cannot resolve", nil, false, "Check failed: Required secret not available: api (this worker has no secret store: start probe-only workers with --secret-store-url)"},
 		{"resolved", staticResolver{"api": "abcd1234"}, true, ""},
 	}
 	for _, tc := range tests {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/checkflow/checkflow/internal/health"
 )
@@ -84,6 +85,22 @@ func resolveSecretEnv(ctx context.Context, r SecretResolver, templates map[strin
 		return nil, nil, err
 	}
 	return env, mask, nil
+}
+
+// noSecretResolverMessage is the error of a collector whose secretEnv references secrets on a
+// worker that has no secret store (a probe-only worker started without --secret-store-url).
+func noSecretResolverMessage(templates map[string]string) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, k := range sortedKeys(templates) {
+		for _, n := range health.SecretReferences(templates[k]) {
+			if !seen[n] {
+				seen[n] = true
+				names = append(names, n)
+			}
+		}
+	}
+	return fmt.Sprintf("Required secret not available: %s (this worker has no secret store: start probe-only workers with --secret-store-url)", strings.Join(names, ", "))
 }
 
 // masker masks resolved secret values out of a collector's output with the platform's
