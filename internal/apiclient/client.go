@@ -303,6 +303,8 @@ type Assignment struct {
 	StateThresholds    *health.Thresholds         `json:"stateThresholds,omitempty"`
 	Locations          []string                   `json:"locations"`
 	NotificationPolicy *health.NotificationPolicy `json:"notificationPolicy,omitempty"`
+	// Quorum is how many locations must fail for a run to fail; nil: a majority of them.
+	Quorum *int `json:"quorum,omitempty"`
 }
 
 // ListAssignments returns the checks assigned to a system.
@@ -314,12 +316,15 @@ func (c *Client) ListAssignments(ctx context.Context, systemID string) ([]Assign
 	return out.Associations, err
 }
 
-// AssignmentInput sets every field of an assignment (nil thresholds and policy = defaults).
+// AssignmentInput sets every field of an assignment (nil thresholds and policy = defaults,
+// nil quorum = a majority of the locations).
 type AssignmentInput struct {
 	Enabled            bool                       `json:"enabled"`
 	StateThresholds    *health.Thresholds         `json:"stateThresholds"`
 	NotificationPolicy *health.NotificationPolicy `json:"notificationPolicy"`
 	Locations          []string                   `json:"locations"`
+	// Quorum is sent as null when nil, which resets a stored quorum to a majority.
+	Quorum *int `json:"quorum"`
 }
 
 // PutAssignment assigns a check to a system (upsert; every field replaced).

@@ -671,7 +671,7 @@ func (d *decoder) system(n *yaml.Node, meta map[string]*yaml.Node, id string) *S
 }
 
 func (d *decoder) assignment(n *yaml.Node, path string) (Assignment, bool) {
-	f := d.fields(n, path, []string{"ref", "enabled", "degradedThreshold", "unhealthyThreshold", "stateThresholds", "notificationPolicy", "locations"}, "ref")
+	f := d.fields(n, path, []string{"ref", "enabled", "degradedThreshold", "unhealthyThreshold", "stateThresholds", "notificationPolicy", "locations", "quorum"}, "ref")
 	if f == nil {
 		return Assignment{}, false
 	}
@@ -724,6 +724,7 @@ func (d *decoder) assignment(n *yaml.Node, path string) (Assignment, bool) {
 			}
 		}
 	}
+	beforeLocations := len(d.errs)
 	for i, ln := range d.seq(f["locations"], path+".locations") {
 		if v, ok := d.str(ln, fmt.Sprintf("%s.locations[%d]", path, i), true); ok {
 			a.Locations = append(a.Locations, v)
@@ -732,7 +733,37 @@ func (d *decoder) assignment(n *yaml.Node, path string) (Assignment, bool) {
 	if f["locations"] != nil && a.Locations == nil {
 		a.Locations = []string{}
 	}
+	if qn := f["quorum"]; qn != nil {
+		if q, ok := d.quorum(qn, path+".quorum", a.Locations, len(d.errs) == beforeLocations); ok {
+			a.Quorum = &q
+		}
+	}
 	return a, len(d.errs) == before
+}
+
+// quorum decodes an assignment's quorum: an integer from 1 to the number of distinct locations
+// (the server drops repeated ones), on an assignment with at least 2 of them. locationsOK is
+// false when the locations had errors: the quorum's type is still checked, its range is not
+// (it would be checked against a partial list).
+func (d *decoder) quorum(n *yaml.Node, path string, locations []string, locationsOK bool) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		d.errorf(n, path, "must be an integer, got %s", describe(n))
+		return 0, false
+	}
+	if !locationsOK {
+		return 0, false
+	}
+	distinct := len(slices.Compact(slices.Sorted(slices.Values(locations))))
+	if distinct < 2 {
+		d.errorf(n, path, "applies only to a healthcheck with at least 2 distinct locations (this one has %d)", distinct)
+		return 0, false
+	}
+	v, err := strconv.ParseInt(n.Value, 0, 64)
+	if err != nil || v < 1 || v > int64(distinct) {
+		d.errorf(n, path, "must be an integer between 1 and %d (the number of distinct locations), got %s", distinct, n.Value)
+		return 0, false
+	}
+	return int(v), true
 }
 
 // resolveRefs reports assignments naming a Healthcheck no manifest defines.

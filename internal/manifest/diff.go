@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/checkflow/checkflow/internal/checks"
@@ -288,7 +289,19 @@ func diffAssignment(path string, h, w Assignment) []FieldChange {
 	if !slices.Equal(hl, wl) {
 		fc = append(fc, FieldChange{path + ".locations", render(stringsAny(hl)), render(stringsAny(wl))})
 	}
+	if hq, wq := quorumText(h.Quorum), quorumText(w.Quorum); hq != wq {
+		fc = append(fc, FieldChange{path + ".quorum", hq, wq})
+	}
 	return fc
+}
+
+// quorumText renders a quorum; nil (a majority of the locations, whatever their number) and an
+// explicit quorum equal to the current majority differ, as thresholds do.
+func quorumText(q *int) string {
+	if q == nil {
+		return "(majority)"
+	}
+	return strconv.Itoa(*q)
 }
 
 // thresholdsText renders thresholds; nil and the explicit defaults differ (nil follows the

@@ -169,6 +169,9 @@ func Export(s *State) (files []ExportFile, secretRefs []string, err error) {
 			if len(a.Locations) > 0 {
 				an.Content = append(an.Content, scalar("locations"), valueNode(stringsAny(a.Locations), "", refs))
 			}
+			if a.Quorum != nil {
+				an.Content = append(an.Content, scalar("quorum"), node(*a.Quorum))
+			}
 			hcs.Content = append(hcs.Content, an)
 		}
 		spec.Content = append(spec.Content, scalar("healthchecks"), hcs)

@@ -61,6 +61,8 @@ spec:
     - ref: {kind: Healthcheck, name: db}
       stateThresholds: {mode: window, windowSize: 20}
       notificationPolicy: {suppressDeEscalations: true}
+      locations: [eu, us, ap]
+      quorum: 1
     - ref: {kind: Healthcheck, name: api}
       degradedThreshold: 3
       locations: [eu]
@@ -126,7 +128,7 @@ func TestLoadValid(t *testing.T) {
 	if a.Thresholds == nil || a.Thresholds.Degraded.MinFailureCount != 3 || a.Thresholds.Unhealthy.MinFailureCount != 5 || a.Thresholds.Healthy.MinSuccessCount != 1 {
 		t.Errorf("api thresholds = %+v", a.Thresholds)
 	}
-	if !a.Enabled || len(a.Locations) != 1 || a.NotificationPolicy != nil {
+	if !a.Enabled || len(a.Locations) != 1 || a.NotificationPolicy != nil || a.Quorum != nil {
 		t.Errorf("api assignment = %+v", a)
 	}
 	d := pay.Healthchecks[1]
@@ -135,6 +137,9 @@ func TestLoadValid(t *testing.T) {
 	}
 	if d.NotificationPolicy == nil || !d.NotificationPolicy.SuppressDeEscalations {
 		t.Errorf("db policy = %+v", d.NotificationPolicy)
+	}
+	if len(d.Locations) != 3 || d.Quorum == nil || *d.Quorum != 1 {
+		t.Errorf("db locations = %v, quorum = %v", d.Locations, d.Quorum)
 	}
 	if bare := s.Systems["bare"]; bare.ManageHealthchecks || bare.Name != "bare" {
 		t.Errorf("bare = %+v", bare)
@@ -235,11 +240,13 @@ func TestDiff(t *testing.T) {
 		return s
 	}
 	tests := []struct {
-		name    string
-		edit    func(cur *State)
-		managed Managed
-		prune   bool
-		want    []string // "action kind name [fields]"
+		name string
+		edit func(cur *State)
+		// editDesired, when set, edits the desired state (a fresh copy per case).
+		editDesired func(want *State)
+		managed     Managed
+		prune       bool
+		want        []string // "action kind name [fields]"
 	}{
 		{name: "identical", edit: func(*State) {}, want: nil},
 		{name: "everything missing", edit: func(cur *State) { *cur = *NewState() },
@@ -273,6 +280,19 @@ func TestDiff(t *testing.T) {
 			p.Healthchecks = append(p.Healthchecks, Assignment{Check: "legacy", Enabled: true})
 			p.Labels = map[string]string{"team": "other"}
 		}, want: []string{"update System payments [labels healthchecks[legacy]]"}},
+		{name: "quorum changed", edit: func(cur *State) {
+			cur.Systems["payments"].Healthchecks[1].Quorum = ptr(2)
+		}, want: []string{"update System payments [healthchecks[db].quorum]"}},
+		{name: "quorum a majority on the server", edit: func(cur *State) {
+			cur.Systems["payments"].Healthchecks[1].Quorum = nil
+		}, want: []string{"update System payments [healthchecks[db].quorum]"}},
+		{name: "quorum removed from the manifest", edit: func(*State) {}, editDesired: func(want *State) {
+			want.Systems["payments"].Healthchecks[1].Quorum = nil
+		}, want: []string{"update System payments [healthchecks[db].quorum]"}},
+		{name: "quorum and locations changed", edit: func(cur *State) {
+			a := &cur.Systems["payments"].Healthchecks[1]
+			a.Locations, a.Quorum = []string{"eu", "us"}, ptr(2)
+		}, want: []string{"update System payments [healthchecks[db].locations healthchecks[db].quorum]"}},
 		{name: "unmanaged healthchecks are not compared", edit: func(cur *State) {
 			cur.Systems["bare"].Healthchecks = []Assignment{{Check: "api", Enabled: true}}
 		}, want: nil},
@@ -281,7 +301,12 @@ func TestDiff(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cur := current()
 			tt.edit(cur)
-			p := Diff(desired, cur, tt.managed, tt.prune)
+			want := desired
+			if tt.editDesired != nil {
+				want = loadValid(t)
+				tt.editDesired(want)
+			}
+			p := Diff(want, cur, tt.managed, tt.prune)
 			var got []string
 			for _, c := range p.Changes {
 				if c.Action == ActionUnchanged {
@@ -311,6 +336,38 @@ func TestDiff(t *testing.T) {
 		})
 	}
 }
+
+// A quorum is compared as set or not (nil: a majority, the server's null) and by value; the
+// plan shows a majority as "(majority)".
+func TestDiffAssignmentQuorum(t *testing.T) {
+	locations := []string{"eu", "us", "ap"}
+	tests := []struct {
+		name       string
+		have, want *int
+		change     *FieldChange
+	}{
+		{name: "both a majority", have: nil, want: nil},
+		{name: "same quorum", have: ptr(2), want: ptr(2)},
+		{name: "set", have: nil, want: ptr(3), change: &FieldChange{"healthchecks[api].quorum", "(majority)", "3"}},
+		{name: "changed", have: ptr(1), want: ptr(3), change: &FieldChange{"healthchecks[api].quorum", "1", "3"}},
+		{name: "reset to a majority", have: ptr(2), want: nil, change: &FieldChange{"healthchecks[api].quorum", "2", "(majority)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := Assignment{Check: "api", Enabled: true, Locations: locations, Quorum: tt.have}
+			w := Assignment{Check: "api", Enabled: true, Locations: locations, Quorum: tt.want}
+			got := diffAssignment("healthchecks[api]", h, w)
+			switch {
+			case tt.change == nil && len(got) != 0:
+				t.Errorf("changes = %+v, want none", got)
+			case tt.change != nil && (len(got) != 1 || got[0] != *tt.change):
+				t.Errorf("changes = %+v, want [%+v]", got, *tt.change)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 func TestPlanTextShowsSecretsAsSecret(t *testing.T) {
 	desired := loadValid(t)
@@ -394,6 +451,19 @@ func TestExportRoundTrip(t *testing.T) {
 		var buf bytes.Buffer
 		_ = p.WriteText(&buf)
 		t.Errorf("export does not apply back to no change:\n%s", buf.String())
+	}
+	// The quorum is written for the assignment that has one only (none = a majority).
+	var systems []byte
+	for _, f := range files {
+		if f.Name == "systems.yaml" {
+			systems = f.Data
+		}
+	}
+	if n := bytes.Count(systems, []byte("quorum:")); n != 1 || !bytes.Contains(systems, []byte("quorum: 1\n")) {
+		t.Errorf("systems.yaml has %d quorum fields, want one quorum: 1:\n%s", n, systems)
+	}
+	if q := back.Systems["payments"].Healthchecks[1].Quorum; q == nil || *q != 1 {
+		t.Errorf("db quorum after the round trip = %v", q)
 	}
 	if back.Systems["payments"].Description != "true" {
 		t.Errorf("description = %q", back.Systems["payments"].Description)

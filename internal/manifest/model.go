@@ -162,7 +162,10 @@ type Assignment struct {
 	// NotificationPolicy nil = inherit the platform defaults.
 	NotificationPolicy *health.NotificationPolicy
 	Locations          []string
-	Pos                Pos
+	// Quorum is how many locations must fail for a run to fail (1 to the number of locations,
+	// with at least 2 locations); nil = a majority of the locations (the server's null).
+	Quorum *int
+	Pos    Pos
 	// field is the path of the ref in its manifest (error messages).
 	field string
 }
