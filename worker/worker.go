@@ -38,7 +38,7 @@ type Config struct {
 	// resolve collectors' secretEnv; without it (and without Pool) such runs fail naming the
 	// secrets this worker cannot resolve.
 	SecretStore *pgxpool.Pool
-	Logger *slog.Logger
+	Logger      *slog.Logger
 	// TaskQueue overrides the main task queue (tests use a unique one); default workflows.TaskQueue.
 	TaskQueue string
 	// ProbesOnly serves only probe task queues (a probe worker in a remote location).
