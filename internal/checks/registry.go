@@ -297,7 +297,7 @@ func (r *Registry) Validate(strategyID string, config json.RawMessage, collector
 	}
 	if rc := s.requiredCollector(); rc != nil && !slices.ContainsFunc(collectors, func(e CollectorEntry) bool {
 		c, ok := r.collectorFor(s, e.CollectorID)
-		return ok && c == rc
+		return ok && satisfiesRequiredCollector(rc, c)
 	}) {
 		errs.add("collectors", "%s", missingCollectorMessage(s, rc))
 	}

@@ -27,7 +27,7 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func scriptStrategy() *strategyDef {
 	return &strategyDef{
 		id: "script", plugin: "healthcheck-script", displayName: "Script",
-		description: "Runs shell scripts; exit code 0 is healthy.",
+		description: "Runs shell scripts (exit code 0 is healthy) or inline TypeScript/JavaScript.",
 		connect:     connectNothing,
 		collectors: []*collectorDef{{
 			id: "execute", displayName: "Shell Script", allowMultiple: true,
@@ -56,7 +56,7 @@ func scriptStrategy() *strategyDef {
 				{Name: "timeoutCount", Type: "counter", Source: "timedOut"},
 			},
 			collect: collectScript,
-		}},
+		}, inlineScriptCollector()},
 	}
 }
 
