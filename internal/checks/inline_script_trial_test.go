@@ -94,7 +94,7 @@ func TestRunScriptTrial(t *testing.T) {
 		{name: "CS-12 override masked in a JS result and error", in: ScriptTrialInput{Kind: "typescript", SecretEnv: map[string]string{"TOKEN": "${{ secrets.api }}"}, SecretOverrides: map[string]string{"api": "override-secret"}},
 			js:     jsrun.Result{Result: json.RawMessage(`{"override-secret":"x override-secret"}`), Stderr: "override-secret", Err: errors.New("failed with override-secret")},
 			wantJS: &jsrun.Request{Kind: jsrun.TypeScript, Context: map[string]any{"config": map[string]any{}}, Env: map[string]string{"TOKEN": "override-secret"}}, wantEnv: true,
-			want:   health.ScriptRunOutput{Result: map[string]any{"****": "x ****"}, Stderr: "****", Error: "failed with ****"}, absent: "override-secret"},
+			want: health.ScriptRunOutput{Result: map[string]any{"****": "x ****"}, Stderr: "****", Error: "failed with ****"}, absent: "override-secret"},
 		{name: "CS-13 no secretEnv, no env", in: ScriptTrialInput{Kind: "typescript", Env: map[string]string{"IGNORED": "1"}},
 			wantJS: &jsrun.Request{Kind: jsrun.TypeScript, Context: map[string]any{"config": map[string]any{}}}},
 		{name: "unknown kind", in: ScriptTrialInput{Kind: "python"}, want: health.ScriptRunOutput{Error: `unknown script kind "python"`}},
