@@ -191,6 +191,11 @@ func permCases() []permCase {
 			fresh: func(e *env, v map[string]string) { v["name"] = e.mustSecret("PERM_GET_" + uniq(v)) }},
 		{method: "DELETE", path: "/api/v1/secrets/{name}", scope: pAdmin, ok: 204,
 			fresh: func(e *env, v map[string]string) { v["name"] = e.mustSecret("PERM_DEL_" + uniq(v)) }},
+		// The script test endpoint (handlers_scripttest.go).
+		{method: "POST", path: "/api/v1/collector-scripts:test", scope: pManage, ok: 200,
+			body: func(map[string]string) any {
+				return map[string]any{"kind": "javascript", "script": "return 1", "timeoutMs": 5000}
+			}},
 		{method: "GET", path: "/api/v1/provenance", query: "kind=System", scope: pRead, ok: 200},
 		{method: "PUT", path: "/api/v1/provenance/{kind}/{entityId}", scope: pAdmin, ok: 200,
 			body: func(map[string]string) any { return map[string]any{"source": "perm"} },
