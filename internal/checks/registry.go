@@ -264,7 +264,7 @@ func missingCollectorMessage(s *strategyDef, c *collectorDef) string {
 	if len(required) > 0 {
 		msg += fmt.Sprintf(" with %s, e.g. [{\"collectorId\": %q, \"config\": {%s}}]", strings.Join(required, " and "), c.id, strings.Join(keys, ", "))
 	}
-	return msg
+	return msg + requiredCollectorAlternative(c)
 }
 
 // collectorFor resolves a collector id (short or qualified) that must belong to strategy s.

@@ -56,6 +56,15 @@ func satisfiesRequiredCollector(rc, c *collectorDef) bool {
 	return c == rc || (rc.strategy == c.strategy && rc.id == "execute" && c.id == inlineScriptID)
 }
 
+// requiredCollectorAlternative completes the missing-collector message of a strategy whose
+// required collector rc has an alternative (the script strategy's inline-script).
+func requiredCollectorAlternative(rc *collectorDef) string {
+	if rc.id != "execute" {
+		return ""
+	}
+	return fmt.Sprintf(`, or an %q collector with config.script (TypeScript/JavaScript)`, inlineScriptID)
+}
+
 // healthRunContext converts the executor's run context into the parts health.ScriptContext
 // and health.RunContextEnv take (a part is present when its id is set).
 func healthRunContext(rc RunContext) health.RunContext {

@@ -156,6 +156,11 @@ func TestInlineScriptValidation(t *testing.T) {
 	if err := r.Validate("script", json.RawMessage(`{}`), []CollectorEntry{entry(t, "js", "inline-script", map[string]any{"script": "return true"})}); err != nil {
 		t.Fatalf("inline-script alone: %v", err)
 	}
+	var none *ValidationError
+	if err := r.Validate("script", json.RawMessage(`{}`), nil); !errors.As(err, &none) || none.Field("collectors") == nil ||
+		!strings.Contains(none.Field("collectors").Message, `or an "inline-script" collector with config.script`) {
+		t.Fatalf("script check without collectors: %v", err)
+	}
 	for _, tc := range []struct {
 		cfg   map[string]any
 		field string
