@@ -22,19 +22,25 @@ const (
 	// scriptTestMargin is how long the request may outlive the script's timeout (process start,
 	// kill and cleanup).
 	scriptTestMargin = 10 * time.Second
+	// maxConcurrentScriptTests bounds the script tests one server runs at once: each may hold
+	// an evaluator process (up to twice its memory limit plus runtime) or a shell for minutes.
+	maxConcurrentScriptTests = 4
+	// scriptTestRetryAfter is the Retry-After of the busy answer.
+	scriptTestRetryAfter = 2 * time.Second
 )
 
 // scriptTestRoutes are the routes of the script test endpoint (reference §10).
 func (s *Server) scriptTestRoutes() []route {
 	return []route{
-		{method: http.MethodPost, path: v1 + "/collector-scripts:test", auth: true, scope: ScopeConfigManage, handler: s.testCollectorScript, ownDeadline: true,
+		{method: http.MethodPost, path: v1 + "/collector-scripts:test", auth: true, scope: ScopeConfigManage, handler: s.scriptTestHandler(maxConcurrentScriptTests), ownDeadline: true,
 			doc: opDoc{id: "testCollectorScript", tag: "Checks", summary: "Run a collector script once, without saving it",
 				desc: "Runs a `typescript` or `javascript` script (the inline-script collector's engine: an ES module whose default export — called with the context when it is a function — or legacy top-level return is the `result`; " +
 					"no file, network, process or module access; " + fmt.Sprintf("%d MiB", jsrun.DefaultMemoryLimit>>20) + " memory limit) or a `shell` script (the execute collector's sandbox, `sh -c`) on this server and returns what it did. " +
 					"A TypeScript/JavaScript script sees `globalThis.context = {config, check?, system?}` built from `config` and `runContext`; a shell script sees the run-context variables (`CHECKSTACK_CHECK_ID`, `CHECKSTACK_CHECK_NAME`, `CHECKSTACK_CHECK_INTERVAL_SECONDS`, `CHECKSTACK_SYSTEM_ID`, `CHECKSTACK_SYSTEM_NAME` and their `CHECKFLOW_` twins) of the parts sent, then `env`, then the secret environment. " +
 					"Real secrets are never resolved: each `secretEnv` variable gets the value of `secretOverrides[NAME]` for its first referenced secret NAME, else the placeholder `__SECRET_<NAME>__`; override values are masked (`****`) out of everything returned. " +
-					"Without `secretEnv` a TypeScript/JavaScript script has no `process` object. Script failures (a throw, a non-zero exit, the timeout, the memory limit) are a 200 with `error`; bad input is a 422 naming the field.",
-				body: "CollectorScriptTestRequest", status: 200, response: "CollectorScriptTestResult"}},
+					"Without `secretEnv` a TypeScript/JavaScript script has no `process` object. Script failures (a throw, a non-zero exit, the timeout, the memory limit) are a 200 with `error`; bad input is a 422 naming the field. " +
+					fmt.Sprintf("A server runs at most %d script tests at once; beyond, the answer is a 503 with Retry-After.", maxConcurrentScriptTests),
+				body: "CollectorScriptTestRequest", status: 200, response: "CollectorScriptTestResult", errors: []int{503}}},
 	}
 }
 
@@ -63,20 +69,31 @@ type scriptTestRunContext struct {
 	} `json:"system"`
 }
 
-func (s *Server) testCollectorScript(c echo.Context) error {
-	var b scriptTestBody
-	if _, err := decodeJSON(c, &b, false); err != nil {
-		return err
+// scriptTestHandler serves the script test endpoint with at most limit runs at once (a busy
+// server answers 503 with Retry-After after validating the request).
+func (s *Server) scriptTestHandler(limit int) echo.HandlerFunc {
+	slots := make(chan struct{}, limit)
+	return func(c echo.Context) error {
+		var b scriptTestBody
+		if _, err := decodeJSON(c, &b, false); err != nil {
+			return err
+		}
+		in, fe := b.trialInput()
+		if len(fe) > 0 {
+			return invalidFields(fe...)
+		}
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			return unavailable(ProblemUnavailable, fmt.Sprintf("this server is already running %d script tests; repeat the request later", limit), scriptTestRetryAfter)
+		}
+		ctx, cancel := context.WithTimeout(c.Request().Context(), in.Timeout+scriptTestMargin)
+		defer cancel()
+		out := checks.ScriptRunners{}.RunScriptTrial(ctx, in)
+		s.log.InfoContext(ctx, "collector script tested", "kind", in.Kind, "durationMs", out.DurationMs, "timedOut", out.TimedOut, "failed", out.Error != "")
+		return c.JSON(http.StatusOK, out)
 	}
-	in, fe := b.trialInput()
-	if len(fe) > 0 {
-		return invalidFields(fe...)
-	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), in.Timeout+scriptTestMargin)
-	defer cancel()
-	out := checks.ScriptRunners{}.RunScriptTrial(ctx, in)
-	s.log.InfoContext(ctx, "collector script tested", "kind", in.Kind, "durationMs", out.DurationMs, "timedOut", out.TimedOut, "failed", out.Error != "")
-	return c.JSON(http.StatusOK, out)
 }
 
 // trialInput validates the body and builds the trial; field errors name the body field.

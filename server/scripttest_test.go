@@ -2,6 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -216,6 +219,27 @@ func TestCollectorScriptTestValidation(t *testing.T) {
 	}
 	if res := api.WithToken(e.tokens[tokRead]).Do("POST", scriptTestPath, ok(nil)); res.Status != 403 {
 		t.Fatalf("config:read token: %d %s", res.Status, res.Body)
+	}
+}
+
+// TestCollectorScriptTestBusy: a server whose script-test slots are all taken answers a valid
+// request with a 503 and Retry-After (checked with a handler that has no slot at all) and still
+// rejects an invalid one with a 422.
+func TestCollectorScriptTestBusy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	h := e.srv.scriptTestHandler(0)
+	call := func(body string) error {
+		req := httptest.NewRequest(http.MethodPost, scriptTestPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return h(e.srv.echo.NewContext(req, httptest.NewRecorder()))
+	}
+	var p *Problem
+	if err := call(`{"kind":"shell","script":"touch /tmp/should-not-run"}`); !errors.As(err, &p) || p.Status != http.StatusServiceUnavailable || p.Type != ProblemUnavailable || p.retryAfter != scriptTestRetryAfter {
+		t.Fatalf("busy answer %v", err)
+	}
+	if err := call(`{"kind":"shell"}`); !errors.As(err, &p) || p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("invalid request on a busy server: %v", err)
 	}
 }
 
