@@ -85,7 +85,7 @@ export default defineHealthCheck(async (ctx: Ctx) => {
 			wantErr: "boom", wantStderr: ptrTo("about to fail\n")},
 		{name: "CS-7 timed out", body: map[string]any{"kind": "typescript", "script": `while (true) {}`, "timeoutMs": 100},
 			wantErr: "Script execution timed out", timedOut: true},
-		{name: "CS-7 shell timed out", body: map[string]any{"kind": "shell", "script": `echo started; sleep 30`, "timeoutMs": 200},
+		{name: "CS-7 shell timed out", body: map[string]any{"kind": "shell", "script": `echo started; sleep 30`, "timeoutMs": 1500},
 			wantErr: "Script execution timed out", timedOut: true, wantStdout: ptrTo("started\n")},
 		{name: "CS-8 shell that cannot start", body: map[string]any{"kind": "shell", "script": "true", "workingDirectory": "/nonexistent/dir"},
 			wantErr: "starting script", errPrefix: true},

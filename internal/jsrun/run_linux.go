@@ -120,9 +120,11 @@ func fromOutcome(out outcome, limit int64, elapsed time.Duration) Result {
 
 // outOfMemory recognises the Go runtime's failures when the evaluator's data rlimit refuses
 // memory: a heap allocation ("fatal error: runtime: out of memory", "cannot allocate memory") or
-// a new thread's stack ("pthread_create failed: Resource temporarily unavailable").
+// a new thread's stack ("pthread_create failed: Resource temporarily unavailable") or, in a
+// binary built with -race, the race detector's shadow memory ("ThreadSanitizer failed to
+// allocate").
 func outOfMemory(diag string) bool {
-	for _, s := range []string{"out of memory", "cannot allocate memory", "pthread_create failed", "failed to create new OS thread"} {
+	for _, s := range []string{"out of memory", "cannot allocate memory", "pthread_create failed", "failed to create new OS thread", "failed to allocate"} {
 		if strings.Contains(diag, s) {
 			return true
 		}
