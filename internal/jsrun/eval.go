@@ -33,6 +33,10 @@ type spec struct {
 	TimeoutMs int64 `json:"timeoutMs"`
 	// MemoryLimit is the heap the evaluation may use, in bytes.
 	MemoryLimit int64 `json:"memoryLimit"`
+	// UID and GID, when positive, are the unprivileged identity the evaluator switches to
+	// before it evaluates anything (a worker running as root).
+	UID int `json:"uid,omitempty"`
+	GID int `json:"gid,omitempty"`
 }
 
 // Why an evaluation was stopped from outside the script.
@@ -53,6 +57,8 @@ type outcome struct {
 	Reason string `json:"reason,omitempty"`
 	// DurationNs is how long the evaluation itself took (without the process start).
 	DurationNs int64 `json:"durationNs"`
+	// UID is the user id the evaluation ran as.
+	UID int `json:"uid"`
 }
 
 // stop is the value an evaluation is interrupted with.

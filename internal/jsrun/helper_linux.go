@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -78,6 +79,10 @@ func helperMain() int {
 	if err := limitSelf(s); err != nil {
 		return report(outcome{Error: fmt.Sprintf("evaluator: %v", err)})
 	}
+	if err := dropPrivileges(s.UID, s.GID); err != nil {
+		return report(outcome{Error: fmt.Sprintf("evaluator: %v", err)})
+	}
+	uid := os.Getuid()
 	start := time.Now()
 	ev, err := newEvaluator(s)
 	if err != nil {
@@ -90,7 +95,7 @@ func helperMain() int {
 	stopScript := func(reason string) {
 		ev.vm.Interrupt(stop{reason: reason})
 		time.AfterFunc(forceGrace, func() {
-			if report(outcome{Reason: reason, DurationNs: int64(time.Since(start))}) == 0 {
+			if report(outcome{Reason: reason, DurationNs: int64(time.Since(start)), UID: uid}) == 0 {
 				os.Exit(0)
 			}
 		})
@@ -103,7 +108,7 @@ func helperMain() int {
 	go watchdog(done, s.MemoryLimit, func() { stopScript(reasonMemory) })
 	out := ev.run(s.Code)
 	close(done)
-	out.DurationNs = int64(time.Since(start))
+	out.DurationNs, out.UID = int64(time.Since(start)), uid
 	return report(out)
 }
 
@@ -131,6 +136,27 @@ func limitSelf(s spec) error {
 		if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: cpu, Max: cpu + 1}); err != nil {
 			return fmt.Errorf("limiting CPU time: %w", err)
 		}
+	}
+	return nil
+}
+
+// dropPrivileges switches the process (every thread) to uid/gid without supplementary groups
+// when uid is positive, and sets no_new_privs. goja gives scripts no system access at all; this
+// is defence in depth should that ever fail, like the shell sandbox's script user.
+func dropPrivileges(uid, gid int) error {
+	if uid > 0 {
+		if err := syscall.Setgroups([]int{}); err != nil {
+			return fmt.Errorf("dropping supplementary groups: %w", err)
+		}
+		if err := syscall.Setgid(gid); err != nil {
+			return fmt.Errorf("switching to gid %d: %w", gid, err)
+		}
+		if err := syscall.Setuid(uid); err != nil {
+			return fmt.Errorf("switching to uid %d: %w", uid, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
 	}
 	return nil
 }

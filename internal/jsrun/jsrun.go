@@ -10,7 +10,9 @@
 // result. The legacy form — a body that ends with a top-level return — is accepted too. The
 // script sees globalThis.context = {config, check?, system?}, process.env when it is given an
 // environment (no process object at all otherwise), and console.log/info/debug (stdout) and
-// console.error/warn (stderr). The only importable module is HelperModule.
+// console.error/warn (stderr). The only importable module is HelperModule. When the calling
+// process runs as root, the evaluator switches to the user "nobody" before evaluating; it
+// always sets no_new_privs, has an empty environment and no descriptors besides its pipes.
 package jsrun
 
 import (
@@ -60,6 +62,8 @@ type Result struct {
 	// MemoryExceeded reports that the memory limit stopped the script (Err then starts with
 	// MemoryExceededMessage).
 	MemoryExceeded bool
+	// UID is the user id the evaluator ran as (nobody's when this process runs as root).
+	UID int
 	// Err is nil when the script ran to completion; otherwise the thrown error's message, a
 	// compile error, a timeout, the memory limit or an evaluator failure.
 	Err error

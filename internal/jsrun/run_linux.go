@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"os/user"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +25,9 @@ const killGrace = 2 * time.Second
 
 // maxReportBytes bounds the evaluator's report (result and both outputs, JSON-escaped).
 const maxReportBytes = 2*MaxResultBytes + 12*MaxOutputBytes + 4096
+
+// evaluatorUser is the user the evaluator switches to when this process runs as root.
+const evaluatorUser = "nobody"
 
 // maxDiagBytes bounds what is kept of the evaluator's own stderr (Go runtime failures).
 const maxDiagBytes = 16 << 10
@@ -48,7 +54,8 @@ func Run(ctx context.Context, req Request) Result {
 			return Result{Duration: time.Since(start), Err: fmt.Errorf("encoding the script context: %w", err)}
 		}
 	}
-	specJSON, err := json.Marshal(spec{Code: code, Context: ctxJSON, Env: req.Env, TimeoutMs: timeout.Milliseconds(), MemoryLimit: limit})
+	uid, gid := evaluatorIdentity()
+	specJSON, err := json.Marshal(spec{Code: code, Context: ctxJSON, Env: req.Env, TimeoutMs: timeout.Milliseconds(), MemoryLimit: limit, UID: uid, GID: gid})
 	if err != nil {
 		return Result{Duration: time.Since(start), Err: fmt.Errorf("encoding the evaluation: %w", err)}
 	}
@@ -97,12 +104,32 @@ func Run(ctx context.Context, req Request) Result {
 	return res
 }
 
+// evaluatorIdentity is who the evaluator runs as: in a process running as root, the
+// unprivileged user "nobody" (0, 0 when it does not exist: the evaluator then stays root);
+// otherwise the process's own user (0, 0).
+func evaluatorIdentity() (uid, gid int) {
+	if os.Geteuid() != 0 {
+		return 0, 0
+	}
+	u, err := user.Lookup(evaluatorUser)
+	if err != nil {
+		return 0, 0
+	}
+	uid, uerr := strconv.Atoi(u.Uid)
+	gid, gerr := strconv.Atoi(u.Gid)
+	if uerr != nil || gerr != nil {
+		return 0, 0
+	}
+	return uid, gid
+}
+
 func fromOutcome(out outcome, limit int64, elapsed time.Duration) Result {
 	res := Result{
 		Result: out.Result,
 		Stdout: out.Stdout, Stderr: out.Stderr,
 		StdoutTruncated: out.StdoutTruncated, StderrTruncated: out.StderrTruncated,
 		Duration: elapsed,
+		UID:      out.UID,
 	}
 	if out.DurationNs > 0 {
 		res.Duration = time.Duration(out.DurationNs)

@@ -2,7 +2,14 @@
 
 package jsrun
 
-import "testing"
+import (
+	"context"
+	"os"
+	"os/user"
+	"strconv"
+	"testing"
+	"time"
+)
 
 // TestOutOfMemory: the evaluator's deaths that mean "the data rlimit refused memory", and a Go
 // panic that does not.
@@ -27,5 +34,24 @@ func TestOutOfMemory(t *testing.T) {
 				t.Fatalf("outOfMemory = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunDropsRoot: a root caller's evaluator runs as nobody; any other caller's as itself.
+func TestRunDropsRoot(t *testing.T) {
+	t.Parallel()
+	want := os.Getuid()
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("nobody")
+		if err != nil {
+			t.Fatalf("a root test run needs the user nobody: %v", err)
+		}
+		if want, err = strconv.Atoi(u.Uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := Run(context.Background(), Request{Kind: JavaScript, Script: `return 1`, Timeout: 10 * time.Second})
+	if r.Err != nil || r.UID != want {
+		t.Fatalf("evaluator uid %d, want %d (err %v)", r.UID, want, r.Err)
 	}
 }
