@@ -247,7 +247,11 @@ func (ev *evaluator) exec(code string) outcome {
 	}
 	s, ok, err := ev.stringify(value)
 	if err != nil {
-		return ev.failure(fmt.Errorf("the script's result cannot be converted to JSON: %w", err))
+		out := ev.failure(err)
+		if out.Reason == "" {
+			out.Error = "the script's result cannot be converted to JSON: " + out.Error
+		}
+		return out
 	}
 	if !ok {
 		return outcome{}
@@ -291,6 +295,11 @@ func (ev *evaluator) message(v goja.Value) string {
 		}
 		if m := obj.Get("message"); m != nil && !goja.IsUndefined(m) {
 			if s := m.String(); s != "" {
+				return s
+			}
+		}
+		if obj.ClassName() == "Object" || obj.ClassName() == "Array" {
+			if s, ok, err := ev.stringify(obj); err == nil && ok {
 				return s
 			}
 		}

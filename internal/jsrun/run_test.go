@@ -44,6 +44,11 @@ func TestRun(t *testing.T) {
 		{name: "compile error with position", kind: TypeScript, script: "const x = ;", wantErr: "script does not compile: 1:11"},
 		{name: "promise that never settles", kind: JavaScript, script: `export default () => new Promise(() => {})`, wantErr: "never settled"},
 		{name: "function result has no JSON form", kind: JavaScript, script: `export default { default: 1 }; `, wantResult: `{"default":1}`},
+		{name: "thrown object", kind: JavaScript, script: `throw { code: 503 }`, wantErr: `{"code":503}`},
+		{name: "thrown string", kind: JavaScript, script: `throw "plain"`, wantErr: "plain"},
+		{name: "BigInt result", kind: JavaScript, script: `return BigInt(1)`, wantErr: "the script's result cannot be converted to JSON: Do not know how to serialize a BigInt"},
+		{name: "require error is an Error", kind: JavaScript, script: `try { require("fs") } catch (e) { return e instanceof Error && e.message.startsWith('cannot import "fs"') }`, wantResult: `true`},
+		{name: "modern syntax", kind: TypeScript, script: "class A { #x = 2 ** 10; get x(): number { return this.#x } }\nreturn [new A().x, [1, [2, [3]]].flat(2), \"a\".padStart(3, \"-\"), null ?? 1, ({} as any)?.a?.b]", wantResult: `[1024,[1,2,3],"--a",1,null]`},
 		{name: "deep recursion", kind: JavaScript, script: `function f(n) { return f(n + 1) } return f(0)`, wantErr: "call stack"},
 	}
 	for _, tc := range tests {
