@@ -98,6 +98,8 @@ func Run(ctx context.Context, req Request) Result {
 		res.MemoryExceeded, res.Err = true, memoryError(limit)
 	case stdout.truncated:
 		res.Err = errors.New("the script evaluator's report is too large")
+	case runErr == nil:
+		res.Err = fmt.Errorf("the script evaluator ended without a report%s", firstLine(diag))
 	default:
 		res.Err = fmt.Errorf("the script evaluator failed: %w%s", runErr, firstLine(diag))
 	}
@@ -166,7 +168,7 @@ func outOfMemory(diag string) bool {
 }
 
 func memoryError(limit int64) error {
-	return fmt.Errorf("%s: the script used more than %d MiB", MemoryExceededMessage, limit>>20)
+	return fmt.Errorf("%s: the script needed more than %d MiB", MemoryExceededMessage, limit>>20)
 }
 
 func firstLine(s string) string {
