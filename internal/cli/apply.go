@@ -277,7 +277,7 @@ func (a *applier) run(ctx context.Context, plan manifest.Plan) error {
 		}
 		for _, check := range ch.Assign {
 			as := assignmentOf(want, check)
-			in := apiclient.AssignmentInput{Enabled: as.Enabled, StateThresholds: as.Thresholds, NotificationPolicy: as.NotificationPolicy, Locations: as.Locations}
+			in := apiclient.AssignmentInput{Enabled: as.Enabled, StateThresholds: as.Thresholds, NotificationPolicy: as.NotificationPolicy, Locations: as.Locations, Quorum: as.Quorum}
 			if err := a.cl.PutAssignment(ctx, want.ID, a.remote.CheckIDs[check], in); err != nil {
 				return fmt.Errorf("%s: assign Healthcheck %q to System %q: %w", as.Pos, check, want.ID, err)
 			}

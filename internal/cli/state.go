@@ -103,7 +103,7 @@ func FetchRemote(ctx context.Context, c *apiclient.Client) (*Remote, error) {
 				name = a.ConfigurationName
 			}
 			ms.Healthchecks = append(ms.Healthchecks, manifest.Assignment{Check: name, Enabled: a.Enabled,
-				Thresholds: a.StateThresholds, NotificationPolicy: a.NotificationPolicy, Locations: a.Locations})
+				Thresholds: a.StateThresholds, NotificationPolicy: a.NotificationPolicy, Locations: a.Locations, Quorum: a.Quorum})
 		}
 		sort.Slice(ms.Healthchecks, func(i, j int) bool { return ms.Healthchecks[i].Check < ms.Healthchecks[j].Check })
 		r.State.Systems[sys.ID] = ms
