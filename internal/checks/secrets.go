@@ -62,17 +62,7 @@ func parseSecretEnv(cfg map[string]any) map[string]string {
 // templates (health.ResolveSecretEnv). It returns the environment and the secret values to mask.
 // A missing secret is reported as "Secret not found: NAME".
 func resolveSecretEnv(ctx context.Context, r SecretResolver, templates map[string]string) (map[string]string, []string, error) {
-	seen := map[string]bool{}
-	var names []string
-	for _, k := range sortedKeys(templates) {
-		for _, n := range health.SecretReferences(templates[k]) {
-			if !seen[n] {
-				seen[n] = true
-				names = append(names, n)
-			}
-		}
-	}
-	values, err := r.Resolve(ctx, names)
+	values, err := r.Resolve(ctx, secretNames(templates))
 	if err != nil {
 		return nil, nil, fmt.Errorf("resolving secrets: %w", err)
 	}
@@ -90,6 +80,12 @@ func resolveSecretEnv(ctx context.Context, r SecretResolver, templates map[strin
 // noSecretResolverMessage is the error of a collector whose secretEnv references secrets on a
 // worker that has no secret store (a probe-only worker started without --secret-store-url).
 func noSecretResolverMessage(templates map[string]string) string {
+	return fmt.Sprintf("Required secret not available: %s (this worker has no secret store: start probe-only workers with --secret-store-url)", strings.Join(secretNames(templates), ", "))
+}
+
+// secretNames are the distinct secrets the templates reference, in the order of their
+// environment variables' names.
+func secretNames(templates map[string]string) []string {
 	seen := map[string]bool{}
 	var names []string
 	for _, k := range sortedKeys(templates) {
@@ -100,7 +96,7 @@ func noSecretResolverMessage(templates map[string]string) string {
 			}
 		}
 	}
-	return fmt.Sprintf("Required secret not available: %s (this worker has no secret store: start probe-only workers with --secret-store-url)", strings.Join(names, ", "))
+	return names
 }
 
 // masker masks resolved secret values out of a collector's output with the platform's
