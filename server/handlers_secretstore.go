@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,7 +35,9 @@ func (s *Server) secretStoreRoutes() []route {
 		{method: get, path: v1 + "/secrets/{name}", auth: true, scope: ScopeAdmin, handler: s.getSecret, doc: opDoc{id: "getSecret", tag: "Settings", summary: "A secret's metadata (never its value)",
 			status: 200, response: "Secret"}},
 		{method: del, path: v1 + "/secrets/{name}", auth: true, scope: ScopeAdmin, handler: s.deleteSecret, doc: opDoc{id: "deleteSecret", tag: "Settings", summary: "Delete a secret",
-			desc: "Checks that still reference it fail their runs with `Secret not found: NAME`.", status: 204}},
+			desc:   "409 naming them when checks still reference the secret in their `secretEnv`; with `force=true` it is deleted anyway and their runs fail with `Secret not found: NAME`.",
+			query:  []param{{name: "force", desc: "Delete even when checks reference the secret.", schema: schema{"type": "boolean", "default": false}}},
+			status: 204, errors: []int{409}}},
 	}
 }
 
@@ -117,7 +120,28 @@ func (s *Server) deleteSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteSecret(c.Request().Context(), name); err != nil {
+	q := newQuery(c)
+	force := q.boolean("force")
+	if err := q.finish(); err != nil {
+		return err
+	}
+	if !health.ValidSecretName(name) {
+		return notFoundProblem(fmt.Sprintf("secret %q not found", name))
+	}
+	ctx := c.Request().Context()
+	users, err := s.store.SecretUsers(ctx, name)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 && !force {
+		var names []string
+		for _, u := range users {
+			names = append(names, fmt.Sprintf("%q (%s)", u.Name, u.ID))
+		}
+		return conflictProblem(fmt.Sprintf("secret %s is referenced by %d check(s): %s; change them first, or delete with ?force=true (their runs then fail with \"Secret not found: %s\")",
+			name, len(users), strings.Join(names, ", "), name))
+	}
+	if err := s.store.DeleteSecret(ctx, name); err != nil {
 		return err
 	}
 	s.log.Info("secret deleted", "name", name)

@@ -86,7 +86,13 @@ func TestSecretStoreEndToEnd(t *testing.T) {
 	}
 
 	// An unknown secret fails the run with its name: delete the secret the check references.
-	expectStatus(t, api.Do("DELETE", "/api/v1/secrets/API_TOKEN", nil), http.StatusNoContent)
+	// Deleting a secret a check still references is refused, naming the check; force deletes it.
+	refusedDelete := string(expectStatus(t, api.Do("DELETE", "/api/v1/secrets/API_TOKEN", nil), http.StatusConflict).Body)
+	if !strings.Contains(refusedDelete, `\"uses a secret\" (`+check.ID+`)`) || !strings.Contains(refusedDelete, "force=true") {
+		t.Fatalf("delete of a referenced secret: %s", refusedDelete)
+	}
+	expectStatus(t, api.Do("GET", "/api/v1/secrets/API_TOKEN", nil), http.StatusOK)
+	expectStatus(t, api.Do("DELETE", "/api/v1/secrets/API_TOKEN?force=true", nil), http.StatusNoContent)
 	expectStatus(t, api.Do("GET", "/api/v1/secrets/API_TOKEN", nil), http.StatusNotFound)
 	var gone apiRun
 	goneRes := expectStatus(t, api.Do("POST", runPath, nil, "Idempotency-Key", "secret-gone"), http.StatusOK)

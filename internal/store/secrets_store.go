@@ -144,3 +144,27 @@ func (s *Store) ResolveSecrets(ctx context.Context, names []string) (map[string]
 	}
 	return out, nil
 }
+
+// CheckRef names a check configuration.
+type CheckRef struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// SecretUsers returns the checks whose collectors' secretEnv references the secret (as
+// ${{ secrets.NAME }}), by name. name must be a valid secret name (health.ValidSecretName): it
+// is matched as a pattern.
+func (s *Store) SecretUsers(ctx context.Context, name string) ([]CheckRef, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.id::text, c.name FROM health_check_configurations c
+		WHERE jsonb_typeof(c.collectors) = 'array' AND EXISTS (
+			SELECT 1 FROM jsonb_array_elements(c.collectors) e
+			CROSS JOIN LATERAL jsonb_each_text(CASE WHEN jsonb_typeof(e->'config'->'secretEnv') = 'object'
+				THEN e->'config'->'secretEnv' ELSE '{}'::jsonb END) kv
+			WHERE kv.value ~ ('\$\{\{\s*secrets\.' || $1 || '\s*\}\}'))
+		ORDER BY c.name, c.id`, name)
+	if err != nil {
+		return nil, wrapErr("secret users", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[CheckRef])
+	return out, wrapErr("secret users", err)
+}

@@ -125,3 +125,44 @@ func TestSecretsPutRejects(t *testing.T) {
 		t.Fatalf("rejected puts stored %v, %v", list, err)
 	}
 }
+
+func TestSecretUsers(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := ctxT(t)
+	mk := func(name, collectors string) string {
+		t.Helper()
+		c, err := s.CreateConfiguration(ctx, ConfigurationInput{Name: name, StrategyID: "script", IntervalSeconds: 60,
+			Collectors: []byte(collectors)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	exact := mk("b exact", `[{"id":"e","collectorId":"execute","config":{"secretEnv":{"T":"${{ secrets.API }}"}}}]`)
+	inline := mk("a inline", `[{"id":"e","collectorId":"execute","config":{"secretEnv":{"U":"Bearer ${{secrets.API}} x"}}},{"id":"f","collectorId":"execute","config":{}}]`)
+	longer := mk("longer name", `[{"id":"e","collectorId":"execute","config":{"secretEnv":{"T":"${{ secrets.API_TOKEN }}"}}}]`)
+	mk("not a map", `[{"id":"e","collectorId":"execute","config":{"secretEnv":"${{ secrets.API }}"}}]`)
+	mk("plain env", `[{"id":"e","collectorId":"execute","config":{"env":{"T":"${{ secrets.API }}"}}}]`)
+	mk("no collectors", `null`)
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{"API", []string{inline, exact}}, // by check name
+		{"API_TOKEN", []string{longer}},
+		{"OTHER", nil},
+	} {
+		got, err := s.SecretUsers(ctx, tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, u := range got {
+			ids = append(ids, u.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("%s: users %v, want %v", tc.name, ids, tc.want)
+		}
+	}
+}
