@@ -206,7 +206,7 @@ func (r *Registry) runCollector(ctx context.Context, c client, cd *collectorDef,
 	if len(errs) > 0 {
 		return fail((&ValidationError{Errors: errs}).Error())
 	}
-	in := collectInput{Run: req.RunContext, Dial: r.dial}
+	in := collectInput{Run: req.RunContext, Dial: r.dial, HTTP: r.http}
 	if tmpl := parseSecretEnv(cfg); tmpl != nil {
 		if req.Secrets == nil {
 			// Never a silent skip: the script would run without what it needs.

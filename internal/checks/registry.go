@@ -22,6 +22,8 @@ type collectInput struct {
 	Run       RunContext
 	SecretEnv map[string]string // resolved secretEnv, nil when none
 	Dial      DialFunc          // the registry's dialer (WithDialer), nil for a net.Dialer
+	// HTTP holds the registry's shared HTTP transports (connections reused across probes).
+	HTTP *httpTransports
 }
 
 type connectFunc func(ctx context.Context, cfg map[string]any) (client, error)
@@ -84,6 +86,8 @@ type Registry struct {
 	grace time.Duration
 	// dial, when set, opens the http strategy's connections (WithDialer).
 	dial DialFunc
+	// http are the transports whose connections HTTP probes reuse (reuseConnection).
+	http *httpTransports
 }
 
 // Option customises a Registry.
@@ -127,6 +131,7 @@ func NewRegistry(opts ...Option) *Registry {
 	for _, o := range opts {
 		o(r)
 	}
+	r.http = newHTTPTransports(r.dial)
 	return r
 }
 

@@ -2,13 +2,17 @@ package checks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -188,5 +192,46 @@ func TestHTTPHugeBodyIsCapped(t *testing.T) {
 	}
 	if b, _ := json.Marshal(res); len(b) > 4096 {
 		t.Fatalf("stored result is %d bytes; body must not be stored", len(b))
+	}
+}
+
+// Each probe opens its own connection by default; with reuseConnection, probes of the same target
+// reuse one (keep-alive, like the reference's fetch). connectionReused says which.
+func TestHTTPConnectionReuse(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		reuse     any // nil: the default
+		wantConns int64
+		wantReuse []bool
+	}{
+		{"default: a connection per probe", nil, 3, []bool{false, false, false}},
+		{"reuseConnection", true, 1, []bool{false, true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var conns atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			r := NewRegistry()
+			cfg := map[string]any{"url": srv.URL}
+			if tc.reuse != nil {
+				cfg["reuseConnection"] = tc.reuse
+			}
+			var got []bool
+			for range 3 {
+				res := r.Execute(context.Background(), Request{StrategyID: "http", Config: json.RawMessage(`{}`),
+					Collectors: []CollectorEntry{entry(t, "r", "request", cfg)}})
+				requireHealthy(t, res)
+				got = append(got, collector(t, res, "r")["connectionReused"] == true)
+			}
+			if n := conns.Load(); n != tc.wantConns || !slices.Equal(got, tc.wantReuse) {
+				t.Fatalf("%d connections, reused %v; want %d, %v", n, got, tc.wantConns, tc.wantReuse)
+			}
+		})
 	}
 }
