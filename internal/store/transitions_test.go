@@ -141,11 +141,11 @@ func deletesOnTransitions(stmts []string) []string {
 // TestRetentionTransitionsRT covers RT-1…RT-4 through real SQL.
 func TestRetentionTransitionsRT(t *testing.T) {
 	t.Parallel()
-	ctx := ctxT(t)
 	now := t0
 
 	t.Run("RT-1 prune keeps rows inside the cutoff and the newest row, in one delete", func(t *testing.T) {
 		t.Parallel()
+		ctx := ctxT(t)
 		s, pool, tr := newTracedStore(t)
 		mustSystem(t, s, "system-1")
 		mustSystem(t, s, "system-2")
@@ -179,6 +179,7 @@ func TestRetentionTransitionsRT(t *testing.T) {
 
 	t.Run("RT-2 a system without rows still issues exactly one delete", func(t *testing.T) {
 		t.Parallel()
+		ctx := ctxT(t)
 		s, _, tr := newTracedStore(t)
 		mustSystem(t, s, "system-1")
 		tr.reset()
@@ -193,6 +194,7 @@ func TestRetentionTransitionsRT(t *testing.T) {
 
 	t.Run("RT-3 a system's transitions keep the largest raw retention of its assignments", func(t *testing.T) {
 		t.Parallel()
+		ctx := ctxT(t)
 		s, pool := newStore(t)
 		mustSystem(t, s, "system-1")
 		for i, days := range []int{3, 10} {
@@ -220,6 +222,7 @@ func TestRetentionTransitionsRT(t *testing.T) {
 
 	t.Run("RT-4 a single 400-day-old transition is never deleted", func(t *testing.T) {
 		t.Parallel()
+		ctx := ctxT(t)
 		s, pool := newStore(t)
 		mustSystem(t, s, "system-1")
 		c := mustConfig(t, s, "c")
