@@ -3,6 +3,7 @@
 package workflows
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -74,18 +75,22 @@ func toEvents(evs []health.TriggerEvent, discriminator string) []Event {
 // checkRunEvents are the hooks check.completed (+ check.failed) and the check_failed trigger of
 // one run.
 func checkRunEvents(systemID string, r CheckResult) []Event {
-	var collectors map[string]any
+	// The collectors' results travel as JSON: only an object is a result (as before, when they
+	// were decoded into a map).
+	var collectors json.RawMessage
 	var parsed struct {
 		Metadata struct {
-			Collectors map[string]any `json:"collectors"`
+			Collectors json.RawMessage `json:"collectors"`
 		} `json:"metadata"`
 	}
 	if len(r.Result) > 0 && json.Unmarshal(r.Result, &parsed) == nil {
-		collectors = parsed.Metadata.Collectors
+		if c := bytes.TrimSpace(parsed.Metadata.Collectors); len(c) > 0 && c[0] == '{' {
+			collectors = c
+		}
 	}
 	hooks, triggers := health.CheckRunEvents(health.CheckRun{
 		SystemID: systemID, ConfigurationID: r.ConfigurationID, Status: r.Status,
-		LatencyMs: r.LatencyMs, Result: collectors, At: r.ExecutedAt,
+		LatencyMs: r.LatencyMs, RawResult: collectors, At: r.ExecutedAt,
 	})
 	return append(toEvents(hooks, r.ConfigurationID), toEvents(triggers, r.ConfigurationID)...)
 }

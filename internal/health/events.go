@@ -1,6 +1,7 @@
 package health
 
 import (
+	"encoding/json"
 	"sort"
 	"time"
 )
@@ -222,6 +223,10 @@ type CheckRun struct {
 	Result map[string]any
 	// At is the run time.
 	At time.Time
+	// RawResult is the collector results as JSON, used when Result is nil: the payload carries
+	// it as it is (a probe session does not decode every quiet run's results to encode them
+	// again).
+	RawResult json.RawMessage
 }
 
 // Payload is the check hook/trigger payload {systemId, configurationId,
@@ -236,8 +241,11 @@ func (r CheckRun) Payload() map[string]any {
 	if r.LatencyMs != nil {
 		p["latencyMs"] = *r.LatencyMs
 	}
-	if r.Result != nil {
+	switch {
+	case r.Result != nil:
 		p["result"] = copyMap(r.Result)
+	case len(r.RawResult) > 0 && string(r.RawResult) != "null":
+		p["result"] = r.RawResult
 	}
 	return p
 }

@@ -294,11 +294,19 @@ func TestCheckRunEvents(t *testing.T) {
 		payload      string
 	}{
 		{"healthy run emits check.completed only",
-			CheckRun{"sys-1", "cfg-1", Healthy, intp(12), map[string]any{"c1": map[string]any{"_collectorId": "x.y"}}, at},
+			CheckRun{SystemID: "sys-1", ConfigurationID: "cfg-1", Status: Healthy, LatencyMs: intp(12), Result: map[string]any{"c1": map[string]any{"_collectorId": "x.y"}}, At: at},
 			"[healthcheck.check.completed]", "[]",
 			`{"configurationId":"cfg-1","latencyMs":12,"result":{"c1":{"_collectorId":"x.y"}},"status":"healthy","systemId":"sys-1","timestamp":"2026-05-29T11:00:00.0000005Z"}`},
+		{"the results as JSON make the same payload",
+			CheckRun{SystemID: "sys-1", ConfigurationID: "cfg-1", Status: Healthy, LatencyMs: intp(12), RawResult: json.RawMessage(`{ "c1": {"_collectorId": "x.y"} }`), At: at},
+			"[healthcheck.check.completed]", "[]",
+			`{"configurationId":"cfg-1","latencyMs":12,"result":{"c1":{"_collectorId":"x.y"}},"status":"healthy","systemId":"sys-1","timestamp":"2026-05-29T11:00:00.0000005Z"}`},
+		{"JSON null results are no result",
+			CheckRun{SystemID: "sys-1", ConfigurationID: "cfg-1", Status: Healthy, LatencyMs: intp(12), RawResult: json.RawMessage(`null`), At: at},
+			"[healthcheck.check.completed]", "[]",
+			`{"configurationId":"cfg-1","latencyMs":12,"status":"healthy","systemId":"sys-1","timestamp":"2026-05-29T11:00:00.0000005Z"}`},
 		{"AU-2 catastrophic failure: completed+failed, check_failed trigger, no latency/result",
-			CheckRun{"sys-1", "cfg-1", Unhealthy, nil, nil, at},
+			CheckRun{SystemID: "sys-1", ConfigurationID: "cfg-1", Status: Unhealthy, At: at},
 			"[healthcheck.check.completed healthcheck.check.failed]", "[healthcheck.check_failed]",
 			`{"configurationId":"cfg-1","status":"unhealthy","systemId":"sys-1","timestamp":"2026-05-29T11:00:00.0000005Z"}`},
 	}
