@@ -226,3 +226,67 @@ func hexToRGB(t *testing.T, hex string) string {
 	}
 	return fmt.Sprintf("rgb(%d, %d, %d)", r, g, b)
 }
+
+// rowLayoutJS reads, for each system row, the bounding boxes (viewport coordinates) of the row
+// and of its parts: name, status badge, meta line, the four uptime figures, the 90-day bar and
+// its legend; and whether the name or the badge clips its text.
+const rowLayoutJS = `(() => [...document.querySelectorAll('[data-system]')].map(row => {
+	const box = (e, name) => { const r = e.getBoundingClientRect(); return {name, x: r.left, y: r.top, w: r.width, h: r.height}; };
+	const parts = [];
+	const add = (sel, name) => row.querySelectorAll(sel).forEach((e, i) => parts.push(box(e, name + (i ? '#' + i : ''))));
+	add('.system-name', 'name'); add('[data-role="status"]', 'status'); add('.meta', 'meta');
+	add('.uptime > div', 'uptime'); add('.bar', 'bar'); add('.bar-legend', 'bar-legend');
+	const clipped = [...row.querySelectorAll('.system-name, [data-role="status"]')].filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.className);
+	const days = [...row.querySelectorAll('.day')].filter(d => d.getBoundingClientRect().width <= 0).length;
+	return {id: row.getAttribute('data-system'), row: box(row, 'row'), parts, clipped, hiddenDays: days};
+}))()`
+
+// rowLayout is one system row as rowLayoutJS reads it.
+type rowLayout struct {
+	ID         string   `json:"id"`
+	Row        box      `json:"row"`
+	Parts      []box    `json:"parts"`
+	Clipped    []string `json:"clipped"`
+	HiddenDays int      `json:"hiddenDays"`
+}
+
+// checkRowLayout: inside every system row, the parts are visible, lie within the row and the
+// viewport, do not overlap one another and do not clip their text, and every day of the 90-day
+// bar has a width.
+func checkRowLayout(t *testing.T, b *browser, width int) {
+	t.Helper()
+	const eps = 0.5
+	rows := eval[[]rowLayout](t, b, rowLayoutJS)
+	if len(rows) == 0 {
+		t.Fatalf("%d px: no system row", width)
+	}
+	for _, r := range rows {
+		if len(r.Parts) < 7 { // name, status, meta and four uptime figures at least
+			t.Errorf("%d px: %s has %d parts: %+v", width, r.ID, len(r.Parts), r.Parts)
+		}
+		for i, a := range r.Parts {
+			if a.W <= 0 || a.H <= 0 {
+				t.Errorf("%d px: %s's %s is not visible (%+v)", width, r.ID, a.Name, a)
+			}
+			if a.X < r.Row.X-eps || a.X+a.W > r.Row.X+r.Row.W+eps || a.Y < r.Row.Y-eps || a.Y+a.H > r.Row.Y+r.Row.H+eps {
+				t.Errorf("%d px: %s's %s %+v is outside its row %+v", width, r.ID, a.Name, a, r.Row)
+			}
+			if a.X < -eps || a.X+a.W > float64(width)+eps {
+				t.Errorf("%d px: %s's %s does not fit the viewport (%+v)", width, r.ID, a.Name, a)
+			}
+			for _, o := range r.Parts[i+1:] {
+				ox := min(a.X+a.W, o.X+o.W) - max(a.X, o.X)
+				oy := min(a.Y+a.H, o.Y+o.H) - max(a.Y, o.Y)
+				if ox > eps && oy > eps {
+					t.Errorf("%d px: %s's %s %+v overlaps its %s %+v", width, r.ID, a.Name, a, o.Name, o)
+				}
+			}
+		}
+		if len(r.Clipped) > 0 {
+			t.Errorf("%d px: %s clips the text of %v", width, r.ID, r.Clipped)
+		}
+		if r.HiddenDays > 0 {
+			t.Errorf("%d px: %s has %d days of its bar without width", width, r.ID, r.HiddenDays)
+		}
+	}
+}

@@ -65,7 +65,8 @@ const bannerJS = `(() => { const b = document.getElementById('banner');
 // system's entity has recorded unhealthy, the page shows it within 2 s without a reload (the live
 // stream; the test polls the DOM); the system's own page renders its latency chart; screenshots at
 // 1280 px and 360 px are saved under tests/artifacts/ and the blocks' bounding boxes fit the
-// viewport without overlapping; and no page logged a console error or threw.
+// viewport without overlapping, nor do the parts of each system row (name, status, uptime
+// figures, bar); and no page logged a console error or threw.
 func TestStatusPageInBrowser(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
@@ -160,6 +161,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		b.screenshot(t, fmt.Sprintf("statuspage-%d.png", width))
 		l := eval[layout](t, b, layoutJS)
 		checkLayout(t, width, l, 2+len(fixtures)+1)
+		checkRowLayout(t, b, width)
 	}
 
 	// A system's own page: its check's latency chart from the hourly aggregates.
