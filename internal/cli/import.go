@@ -11,7 +11,8 @@ import (
 )
 
 // Import is `checkflow import gatus <config.yaml> [-o DIR]`: converts a Gatus configuration
-// into manifests (stdout or DIR/gatus.yaml) and lists what it could not convert on stderr.
+// into manifests (stdout or DIR/gatus.yaml) and lists on stderr the environment variables the
+// manifests' secretRefs name and what it could not convert.
 func Import(_ context.Context, args []string, env Env) error {
 	fs := newFlagSet("import", env, "import gatus <config.yaml> [-o DIR]")
 	var dir string
@@ -45,7 +46,11 @@ func Import(_ context.Context, args []string, env Env) error {
 		}
 		fmt.Fprintf(env.Stderr, "wrote %s\n", p)
 	}
-	fmt.Fprintf(env.Stderr, "converted %d endpoints into %d checks and %d systems\n", res.Endpoints, res.Checks, res.Systems)
+	fmt.Fprintf(env.Stderr, "converted %d endpoints into %d checks and %d systems, %d alerting providers into notification channels\n",
+		res.Endpoints, res.Checks, res.Systems, res.Channels)
+	for _, s := range res.Secrets {
+		fmt.Fprintf(env.Stderr, "secret: apply reads %s from its environment (the value of %s)\n", s.Name, s.Source)
+	}
 	for _, s := range res.Skipped {
 		fmt.Fprintf(env.Stderr, "not converted: %s\n", s)
 	}

@@ -1,8 +1,12 @@
 // Package gatusimport converts a Gatus configuration into checkflow manifests: every HTTP(S)
 // endpoint becomes a Healthcheck (strategy http, one request collector whose assertions are
 // the endpoint's conditions) and every group a System (endpoints without a group go to the
-// system "gatus"). What cannot be converted — other endpoint types, conditions without an
-// HTTP equivalent, alerting — is listed in Result.Skipped.
+// system "gatus"). Alerting providers with a checkflow channel type (slack, discord, teams,
+// teams-workflows, pagerduty, email) become NotificationChannel manifests named gatus-<provider>
+// for the systems whose endpoints alert through them; their secrets are written as secretRef
+// (listed in Result.Secrets), never as values. What cannot be converted — other endpoint
+// types, conditions without an HTTP equivalent, other providers, per-alert settings — is
+// listed in Result.Skipped.
 //
 // Conditions and their assertions on the request collector's result:
 //
@@ -46,8 +50,21 @@ type Result struct {
 	State *manifest.State
 	// Endpoints, Checks and Systems count what was read and produced.
 	Endpoints, Checks, Systems int
+	// Channels counts the NotificationChannel manifests produced.
+	Channels int
 	// Skipped lists, for people, what could not be converted and why.
 	Skipped []string
+	// Secrets lists the environment variables the manifests' secretRefs name: apply needs
+	// them set.
+	Secrets []SecretRef
+}
+
+// SecretRef is a secret the manifests reference instead of holding its value.
+type SecretRef struct {
+	// Name is the environment variable of the secretRef.
+	Name string
+	// Source says where the Gatus configuration has the value ("alerting.slack.webhook-url").
+	Source string
 }
 
 type config struct {
@@ -66,53 +83,62 @@ func Convert(data []byte) (Result, error) {
 		return Result{}, errors.New("gatus: the configuration has no endpoints")
 	}
 	res := Result{State: manifest.NewState(), Endpoints: len(cfg.Endpoints)}
-	for _, k := range sortedKeys(cfg.Rest) {
-		switch k {
-		case "alerting":
-			res.Skipped = append(res.Skipped, "alerting: alerting providers are not converted (NotificationChannel manifests are not supported yet); create channels with POST /api/v1/channels")
-		case "metrics", "ui", "web", "storage", "maintenance", "security", "connectivity", "skip-invalid-config-update", "disable-monitoring-lock", "concurrency":
-			res.Skipped = append(res.Skipped, k+": Gatus server setting, no checkflow equivalent in manifests")
-		default:
-			res.Skipped = append(res.Skipped, k+": not converted")
-		}
-	}
+	// alertSystems holds, per alert type, the systems of the endpoints alerting through it.
+	alertSystems := map[string]map[string]bool{}
 	for i, ep := range cfg.Endpoints {
-		c, group, enabled, skipped, err := convertEndpoint(ep)
+		e, err := convertEndpoint(ep)
 		name := fmt.Sprintf("endpoints[%d]", i)
 		if n, ok := ep["name"].(string); ok {
 			name = fmt.Sprintf("endpoint %q", n)
 		}
-		for _, s := range skipped {
+		for _, s := range e.skipped {
 			res.Skipped = append(res.Skipped, name+": "+s)
 		}
 		if err != nil {
 			res.Skipped = append(res.Skipped, name+": not converted: "+err.Error())
 			continue
 		}
+		c := e.check
 		if _, dup := res.State.Checks[c.Name]; dup {
 			res.Skipped = append(res.Skipped, fmt.Sprintf("%s: not converted: another endpoint already has the check name %q", name, c.Name))
 			continue
 		}
 		res.State.Checks[c.Name] = c
 		sysID := UngroupedSystem
-		if group != "" {
-			sysID = slug(group)
+		if e.group != "" {
+			sysID = slug(e.group)
 		}
 		sys := res.State.Systems[sysID]
 		if sys == nil {
-			title := group
+			title := e.group
 			if title == "" {
 				title = "Gatus endpoints"
 			}
 			sys = &manifest.System{ID: sysID, Name: title, Labels: map[string]string{"imported-from": "gatus"}, ManageHealthchecks: true}
 			res.State.Systems[sysID] = sys
 		}
-		sys.Healthchecks = append(sys.Healthchecks, manifest.Assignment{Check: c.Name, Enabled: enabled})
+		sys.Healthchecks = append(sys.Healthchecks, manifest.Assignment{Check: c.Name, Enabled: e.enabled})
+		for _, typ := range e.alerts {
+			if alertSystems[typ] == nil {
+				alertSystems[typ] = map[string]bool{}
+			}
+			alertSystems[typ][sysID] = true
+		}
+	}
+	for _, k := range sortedKeys(cfg.Rest) {
+		switch k {
+		case "alerting":
+			convertAlerting(&res, cfg.Rest[k], alertSystems)
+		case "metrics", "ui", "web", "storage", "maintenance", "security", "connectivity", "skip-invalid-config-update", "disable-monitoring-lock", "concurrency":
+			res.Skipped = append(res.Skipped, k+": Gatus server setting, no checkflow equivalent in manifests")
+		default:
+			res.Skipped = append(res.Skipped, k+": not converted")
+		}
 	}
 	for _, s := range res.State.Systems {
 		sort.Slice(s.Healthchecks, func(i, j int) bool { return s.Healthchecks[i].Check < s.Healthchecks[j].Check })
 	}
-	res.Checks, res.Systems = len(res.State.Checks), len(res.State.Systems)
+	res.Checks, res.Systems, res.Channels = len(res.State.Checks), len(res.State.Systems), len(res.State.Channels)
 	files, _, err := manifest.Export(res.State)
 	if err != nil {
 		return Result{}, err
@@ -152,21 +178,32 @@ func slug(s string) string {
 	return s
 }
 
-// convertEndpoint converts one endpoint; skipped lists the parts left out.
-func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enabled bool, skipped []string, err error) {
-	enabled = true
+// endpoint is a converted Gatus endpoint.
+type endpoint struct {
+	check   *manifest.Check
+	group   string
+	enabled bool
+	// alerts are the alert types of the endpoint's enabled alerts.
+	alerts []string
+	// skipped lists the parts left out.
+	skipped []string
+}
+
+// convertEndpoint converts one endpoint.
+func convertEndpoint(ep map[string]any) (endpoint, error) {
+	e := endpoint{enabled: true}
 	str := func(k string) string {
 		s, _ := ep[k].(string)
 		return s
 	}
 	name := str("name")
 	if name == "" {
-		return nil, "", false, nil, errors.New("the endpoint has no name")
+		return e, errors.New("the endpoint has no name")
 	}
-	group = str("group")
+	e.group = str("group")
 	rawURL := str("url")
 	if !strings.HasPrefix(rawURL, "http://") && !strings.HasPrefix(rawURL, "https://") {
-		return nil, "", false, nil, fmt.Errorf("url %q: only http:// and https:// endpoints are converted", rawURL)
+		return e, fmt.Errorf("url %q: only http:// and https:// endpoints are converted", rawURL)
 	}
 	reqCfg := map[string]any{"url": rawURL, "expectedStatus": []any{"100-599"}}
 	interval := 60
@@ -176,13 +213,13 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 		case "name", "group", "url", "conditions":
 		case "enabled":
 			if b, ok := v.(bool); ok {
-				enabled = b
+				e.enabled = b
 			}
 		case "interval":
 			s, _ := v.(string)
 			d, perr := time.ParseDuration(s)
 			if perr != nil || d < time.Second {
-				skipped = append(skipped, fmt.Sprintf("interval %v: not a duration of at least 1s; using 60s", v))
+				e.skipped = append(e.skipped, fmt.Sprintf("interval %v: not a duration of at least 1s; using 60s", v))
 				continue
 			}
 			interval = int(d / time.Second)
@@ -197,7 +234,7 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 		case "headers":
 			m, ok := v.(map[string]any)
 			if !ok {
-				skipped = append(skipped, "headers: not a mapping")
+				e.skipped = append(e.skipped, "headers: not a mapping")
 				continue
 			}
 			var hs []any
@@ -213,7 +250,7 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 					s, _ := m[ck].(string)
 					d, perr := time.ParseDuration(s)
 					if perr != nil || d < 100*time.Millisecond {
-						skipped = append(skipped, fmt.Sprintf("client.timeout %v: not converted", m[ck]))
+						e.skipped = append(e.skipped, fmt.Sprintf("client.timeout %v: not converted", m[ck]))
 						continue
 					}
 					reqCfg["timeout"] = float64(d / time.Millisecond)
@@ -222,13 +259,13 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 						reqCfg["rejectUnauthorized"] = false
 					}
 				default:
-					skipped = append(skipped, "client."+ck+": not converted")
+					e.skipped = append(e.skipped, "client."+ck+": not converted")
 				}
 			}
 		case "alerts":
-			skipped = append(skipped, "alerts: not converted (use notification channels and the assignment's notification policy)")
+			e.alerts, e.skipped = convertAlerts(v, e.skipped)
 		default:
-			skipped = append(skipped, k+": not converted")
+			e.skipped = append(e.skipped, k+": not converted")
 		}
 	}
 	var assertions []checks.Assertion
@@ -237,7 +274,7 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 		s, _ := cv.(string)
 		a, cerr := ConvertCondition(s)
 		if cerr != nil {
-			skipped = append(skipped, fmt.Sprintf("condition %q: %v", s, cerr))
+			e.skipped = append(e.skipped, fmt.Sprintf("condition %q: %v", s, cerr))
 			continue
 		}
 		assertions = append(assertions, a...)
@@ -246,11 +283,11 @@ func convertEndpoint(ep map[string]any) (c *manifest.Check, group string, enable
 		// Gatus needs conditions; without them, the request collector's default applies.
 		delete(reqCfg, "expectedStatus")
 	}
-	c = &manifest.Check{
-		Name: slug(strings.TrimPrefix(group+"-"+name, "-")), Strategy: "http", IntervalSeconds: interval, Config: map[string]any{},
+	e.check = &manifest.Check{
+		Name: slug(strings.TrimPrefix(e.group+"-"+name, "-")), Strategy: "http", IntervalSeconds: interval, Config: map[string]any{},
 		Collectors: []manifest.Collector{{CollectorID: "request", Config: reqCfg, Assertions: assertions}},
 	}
-	return c, group, enabled, skipped, nil
+	return e, nil
 }
 
 var condRE = regexp.MustCompile(`^\s*(.+?)\s*(==|!=|<=|>=|<|>)\s*(.*?)\s*$`)

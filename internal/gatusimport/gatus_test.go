@@ -2,6 +2,8 @@ package gatusimport
 
 import (
 	"encoding/json"
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -97,13 +99,19 @@ func TestConvert(t *testing.T) {
 		t.Errorf("ungrouped = %+v", a)
 	}
 	skipped := strings.Join(res.Skipped, "\n")
-	for _, want := range []string{"alerting:", `endpoint "Front End": alerts`, `condition "[CERTIFICATE_EXPIRATION] > 48h"`, `endpoint "dns": not converted: url "8.8.8.8"`} {
+	for _, want := range []string{`condition "[CERTIFICATE_EXPIRATION] > 48h"`, `endpoint "dns": not converted: url "8.8.8.8"`} {
 		if !strings.Contains(skipped, want) {
 			t.Errorf("skipped lacks %q:\n%s", want, skipped)
 		}
 	}
+	// The slack provider is a channel for the system of the endpoint alerting through it.
+	if ch := res.State.Channels["gatus-slack"]; res.Channels != 1 || ch == nil || ch.Type != "slack" || strings.Join(ch.Systems, ",") != "core" {
+		t.Errorf("channels = %d, gatus-slack = %+v", res.Channels, ch)
+	}
 	// The manifests load back to the same state.
-	back, err := manifest.Loader{}.Load(manifest.File{Name: "gatus.yaml", Data: res.Manifests})
+	back, err := manifest.Loader{LookupEnv: func(k string) (string, bool) {
+		return "https://hooks.slack.com/x", k == "GATUS_SLACK_WEBHOOK_URL"
+	}}.Load(manifest.File{Name: "gatus.yaml", Data: res.Manifests})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, res.Manifests)
 	}
@@ -118,5 +126,112 @@ func TestConvertRejectsEmpty(t *testing.T) {
 	}
 	if _, err := Convert([]byte("endpoints: [\n")); err == nil {
 		t.Error("no error for invalid YAML")
+	}
+}
+
+func TestConvertAlerting(t *testing.T) {
+	const endpoints = `
+endpoints:
+  - name: api
+    group: Core
+    url: https://example.com/api
+    conditions: ["[STATUS] == 200"]
+    alerts:
+      - {type: slack, failure-threshold: 5}
+      - {type: email}
+      - {type: pagerduty, enabled: false}
+  - name: web
+    group: Edge
+    url: https://example.com/
+    conditions: ["[STATUS] == 200"]
+    alerts: [{type: slack}, {type: telegram}]
+`
+	tests := []struct {
+		name     string
+		alerting string
+		// channels renders each channel as name=type:systems:config-keys.
+		channels []string
+		secrets  []string // name<source
+		skipped  []string
+	}{
+		{
+			name:     "slack with a plain webhook url",
+			alerting: "  slack: {webhook-url: 'https://hooks.slack.com/services/T/B/x', title: up}\n",
+			channels: []string{"gatus-slack=slack:core,edge:webhookUrl"},
+			secrets:  []string{"GATUS_SLACK_WEBHOOK_URL<alerting.slack.webhook-url"},
+			skipped:  []string{"alerting.slack.title: not converted", `endpoint "api": alerts[0].failure-threshold: not converted`, `endpoint "api": alerts[2] (pagerduty): disabled`},
+		},
+		{
+			name:     "an environment reference keeps its name",
+			alerting: "  slack: {webhook-url: '${SLACK_HOOK}'}\n",
+			channels: []string{"gatus-slack=slack:core,edge:webhookUrl"},
+			secrets:  []string{"SLACK_HOOK<alerting.slack.webhook-url"},
+		},
+		{
+			name:     "email for the one system alerting by email",
+			alerting: "  email: {from: a@example.com, username: a, password: pw, host: smtp.example.com, port: 587, to: 'b@example.com, c@example.com'}\n",
+			channels: []string{"gatus-email=email:core:from,host,password,port,to,username"},
+			secrets:  []string{"GATUS_EMAIL_PASSWORD<alerting.email.password"},
+		},
+		{
+			name:     "providers without a channel type or without alerting endpoints",
+			alerting: "  telegram: {token: x, id: y}\n  discord: {webhook-url: 'https://discord.example/x'}\n  pagerduty: {integration-key: k}\n",
+			skipped: []string{"alerting.telegram: not converted (no checkflow channel type", "alerting.discord: not converted: no converted endpoint alerts through it",
+				"alerting.pagerduty: not converted: no converted endpoint alerts through it"},
+		},
+		{
+			name:     "a provider missing its required key",
+			alerting: "  slack: {title: x}\n",
+			skipped:  []string{"alerting.slack: not converted: webhook-url is missing"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Convert([]byte("alerting:\n" + tt.alerting + endpoints))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var channels []string
+			for _, name := range []string{"gatus-slack", "gatus-email", "gatus-discord", "gatus-pagerduty", "gatus-telegram"} {
+				if ch := res.State.Channels[name]; ch != nil {
+					var keys []string
+					for k := range ch.Config {
+						keys = append(keys, k)
+					}
+					sort.Strings(keys)
+					channels = append(channels, fmt.Sprintf("%s=%s:%s:%s", name, ch.Type, strings.Join(ch.Systems, ","), strings.Join(keys, ",")))
+				}
+			}
+			if strings.Join(channels, " ") != strings.Join(tt.channels, " ") || res.Channels != len(tt.channels) {
+				t.Errorf("channels %v (%d), want %v", channels, res.Channels, tt.channels)
+			}
+			var secrets []string
+			for _, s := range res.Secrets {
+				secrets = append(secrets, s.Name+"<"+s.Source)
+			}
+			if strings.Join(secrets, " ") != strings.Join(tt.secrets, " ") {
+				t.Errorf("secrets %v, want %v", secrets, tt.secrets)
+			}
+			skipped := strings.Join(res.Skipped, "\n")
+			for _, want := range tt.skipped {
+				if !strings.Contains(skipped, want) {
+					t.Errorf("skipped lacks %q:\n%s", want, skipped)
+				}
+			}
+			// A secret value never reaches the manifests, which load back to the same state.
+			for _, secret := range []string{"hooks.slack.com/services", "pw"} {
+				if strings.Contains(string(res.Manifests), secret) {
+					t.Errorf("the manifests hold the secret %q:\n%s", secret, res.Manifests)
+				}
+			}
+			back, err := manifest.Loader{LookupEnv: func(string) (string, bool) { return "https://hooks.example.com/secret", true }}.
+				Load(manifest.File{Name: "gatus.yaml", Data: res.Manifests})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, res.Manifests)
+			}
+			if p := manifest.Diff(back, res.State, nil, false); p.HasChanges() {
+				t.Errorf("manifests differ from the converted state: %+v", p.Changes)
+			}
+		})
 	}
 }
