@@ -162,8 +162,8 @@ func TestMalformedGolden(t *testing.T) {
 			}
 			got := err.Error() + "\n"
 			for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
-				if !pos.MatchString(line) {
-					t.Errorf("error line does not start with file:line:column: %q", line)
+				if !pos.MatchString(line) || !strings.HasPrefix(line, f+":") {
+					t.Errorf("error line does not start with %s:line:column: %q", f, line)
 				}
 				if !strings.Contains(line, ": ") || strings.Count(line, ": ") < 2 {
 					t.Errorf("error line names no field or document: %q", line)
