@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/checkflow/checkflow/internal/apiclient"
@@ -53,6 +54,8 @@ type gitOpsStack struct {
 	counts        *countingEntities
 	// suffix makes system ids unique to the test (entities outlive it).
 	suffix string
+	// writes counts the API requests other than GET and HEAD.
+	writes atomic.Int64
 }
 
 func newGitOpsStack(t *testing.T) *gitOpsStack {
@@ -61,7 +64,14 @@ func newGitOpsStack(t *testing.T) *gitOpsStack {
 	counts := &countingEntities{Entities: s.entities, changed: map[string]int{}}
 	srv := server.New(server.Config{Pool: s.pool, Temporal: shared.temporal.Client, Entities: counts,
 		Logger: s.opts.logger, Version: "e2e", SecretBox: s.opts.box})
-	hs := httptest.NewServer(srv.Handler())
+	g := &gitOpsStack{stack: s, counts: counts}
+	h := srv.Handler()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			g.writes.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(hs.Close)
 	ctx := context.Background()
 	admin, _, err := s.store.CreateToken(ctx, "gitops admin", []string{store.ScopeAdmin})
@@ -73,7 +83,8 @@ func newGitOpsStack(t *testing.T) *gitOpsStack {
 		t.Fatal(err)
 	}
 	u := testutil.UniqueName(t)
-	return &gitOpsStack{stack: s, url: hs.URL, admin: admin, manage: manage, counts: counts, suffix: u[len(u)-8:]}
+	g.url, g.admin, g.manage, g.suffix = hs.URL, admin, manage, u[len(u)-8:]
+	return g
 }
 
 // sys returns a system id unique to the test; its entity is terminated when the test ends.
@@ -219,12 +230,17 @@ func TestGitOpsApplyReconcile(t *testing.T) {
 		t.Fatalf("thresholds of %s: %+v", systemIDs[7], th)
 	}
 
-	// Second apply: no changes, nothing written (no signal, no updatedAt moved).
+	// Second apply: no changes, nothing written (no write request, no signal, no updatedAt
+	// moved).
 	before := snapshotUpdatedAt(t, g)
 	g.counts.reset()
+	g.writes.Store(0)
 	code, out = g.cli(t, nil, "apply", "-f", dir, "--context", "team-a")
-	if code != 0 || !strings.Contains(out, "No changes.") || strings.Contains(out, "Applied") {
+	if code != 0 || !strings.Contains(out, fmt.Sprintf("No changes. %d unchanged", nSystems+nChecks)) || strings.Contains(out, "Applied") {
 		t.Fatalf("second apply: exit %d\n%s", code, out)
+	}
+	if n := g.writes.Swap(0); n != 0 {
+		t.Errorf("second apply sent %d write requests", n)
 	}
 	if signals := g.counts.reset(); len(signals) != 0 {
 		t.Errorf("second apply signalled %v", signals)
@@ -241,11 +257,15 @@ func TestGitOpsApplyReconcile(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "systems", "07.yaml"), systemDoc(systemIDs[7], systemChecks[7], 4))
 	code, out = g.cli(t, nil, "apply", "-f", dir, "--context", "team-a", "--dry-run", "--detailed-exitcode")
 	if code != cli.ExitChanges || countLines(out, "~ update") != 1 || countLines(out, "+ create")+countLines(out, "- delete") != 0 ||
+		!strings.Contains(out, fmt.Sprintf("Plan: 0 to create, 1 to update, 0 to delete, %d unchanged", nSystems+nChecks-1)) ||
 		!strings.Contains(out, fmt.Sprintf("~ update System %q", systemIDs[7])) || !strings.Contains(out, "healthchecks[check-007].stateThresholds") {
 		t.Fatalf("dry run after one edit: exit %d\n%s", code, out)
 	}
 	if signals := g.counts.reset(); len(signals) != 0 {
 		t.Errorf("dry run signalled %v", signals)
+	}
+	if n := g.writes.Load(); n != 0 {
+		t.Errorf("the dry runs sent %d write requests", n)
 	}
 	code, out = g.cli(t, nil, "apply", "-f", dir, "--context", "team-a")
 	if code != 0 || countLines(out, "~ update") != 1 {
@@ -274,6 +294,9 @@ func TestGitOpsApplyReconcile(t *testing.T) {
 	}
 	if _, err := g.store.GetSystem(ctx, systemIDs[10]); err != nil {
 		t.Fatalf("system deleted without --prune: %v", err)
+	}
+	if signals := g.counts.reset(); len(signals) != 0 {
+		t.Errorf("apply without prune signalled %v", signals)
 	}
 	code, out = g.cli(t, nil, "apply", "-f", dir, "--context", "team-a", "--prune")
 	if code != 0 || !strings.Contains(out, fmt.Sprintf("- delete System %q", systemIDs[10])) || countLines(out, "- delete") != 1 {
@@ -364,8 +387,20 @@ func TestGitOpsLockForce(t *testing.T) {
 			}
 		})
 	}
+	// Pausing and deleting the managed check, deleting the managed system: refused the same way.
+	for _, c := range []*apiclient.Client{g.client(g.manage), g.client(g.admin)} {
+		if _, err := c.SetPaused(ctx, id, true); !apiclient.IsStatus(err, http.StatusForbidden) {
+			t.Errorf("pause of a managed check: %v, want 403", err)
+		}
+		if err := c.DeleteCheck(ctx, id); !apiclient.IsStatus(err, http.StatusForbidden) {
+			t.Errorf("delete of a managed check: %v, want 403", err)
+		}
+		if err := c.DeleteSystem(ctx, sys); !apiclient.IsStatus(err, http.StatusForbidden) {
+			t.Errorf("delete of a managed system: %v, want 403", err)
+		}
+	}
 	got, err := g.store.GetConfiguration(ctx, id)
-	if err != nil || got.IntervalSeconds != 60 {
+	if err != nil || got.IntervalSeconds != 60 || got.Paused {
 		t.Fatalf("interval after the forced update = %d (%v), want 60", got.IntervalSeconds, err)
 	}
 	// Released from management, the check is writable with config:manage.
@@ -425,7 +460,8 @@ func TestGitOpsExportRoundTrip(t *testing.T) {
 	if code != cli.ExitChanges || countLines(msg, "+ create") != 6 || countLines(msg, "~ update")+countLines(msg, "- delete") != 0 {
 		t.Fatalf("dry run on a fresh database: exit %d\n%s", code, msg)
 	}
-	for _, want := range append([]string{`Healthcheck "hand-0"`, `Healthcheck "hand-3"`}, fmt.Sprintf("System %q", sysIDs[0]), fmt.Sprintf("System %q", sysIDs[1])) {
+	for _, want := range []string{`Healthcheck "hand-0"`, `Healthcheck "hand-1"`, `Healthcheck "hand-2"`, `Healthcheck "hand-3"`,
+		fmt.Sprintf("System %q", sysIDs[0]), fmt.Sprintf("System %q", sysIDs[1])} {
 		if !strings.Contains(msg, "+ create "+want) {
 			t.Errorf("plan lacks create %s:\n%s", want, msg)
 		}
