@@ -32,6 +32,32 @@ type Prober struct {
 // collectors, and returns their results in order. Check failures are results (status unhealthy
 // with a message), never activity errors; an error here means the batch could not run at all.
 func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workflows.CheckResult, error) {
+	return p.probe(ctx, req, nil)
+}
+
+// preparedCollectors are a check's collectors decoded once for many runs (a probe session's).
+type preparedCollectors struct {
+	entries []checks.CollectorEntry
+}
+
+// prepareCollectors decodes an assignment's collectors for many runs; nil when they hold sealed
+// secrets (opened in memory for each run only) or do not decode (each run reports it).
+func prepareCollectors(a workflows.Assignment) *preparedCollectors {
+	if secretbox.HasSealed(a.Collectors) {
+		return nil
+	}
+	var entries []checks.CollectorEntry
+	if len(a.Collectors) > 0 && string(a.Collectors) != "null" {
+		if err := json.Unmarshal(a.Collectors, &entries); err != nil {
+			return nil
+		}
+	}
+	return &preparedCollectors{entries: entries}
+}
+
+// probe runs a batch (Probe); prepared holds collectors decoded before, by configuration id
+// (nil: each run decodes its own).
+func (p *Prober) probe(ctx context.Context, req workflows.ProbeRequest, prepared map[string]*preparedCollectors) ([]workflows.CheckResult, error) {
 	out := make([]workflows.CheckResult, len(req.Probes))
 	errs := make([]error, len(req.Probes))
 	var wg sync.WaitGroup
@@ -39,7 +65,7 @@ func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workf
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = p.probeOne(ctx, req, it)
+			out[i], errs[i] = p.probeOne(ctx, req, it, prepared[it.Assignment.ConfigurationID])
 		}()
 	}
 	wg.Wait()
@@ -53,12 +79,12 @@ func (p *Prober) Probe(ctx context.Context, req workflows.ProbeRequest) ([]workf
 
 // probeOne runs one check. Whatever the target sent, the result it returns is safe to carry in
 // Temporal and to store in PostgreSQL (see safeResult).
-func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it workflows.ProbeItem) (workflows.CheckResult, error) {
+func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it workflows.ProbeItem, pre *preparedCollectors) (workflows.CheckResult, error) {
 	a := it.Assignment
 	started := time.Now().UTC()
 	// Secrets are opened here, in memory, for this run only.
 	config, err := p.Box.OpenJSON(a.Config)
-	if err == nil {
+	if err == nil && pre == nil {
 		a.Collectors, err = p.Box.OpenJSON(a.Collectors)
 	}
 	if err != nil {
@@ -70,7 +96,10 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	}
 	a.Config = config
 	var collectors []checks.CollectorEntry
-	if len(a.Collectors) > 0 && string(a.Collectors) != "null" {
+	switch {
+	case pre != nil:
+		collectors = pre.entries
+	case len(a.Collectors) > 0 && string(a.Collectors) != "null":
 		if err := json.Unmarshal(a.Collectors, &collectors); err != nil {
 			return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", a.ConfigurationID, err)
 		}

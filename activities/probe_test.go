@@ -241,3 +241,76 @@ func TestProbeCapsLargeResults(t *testing.T) {
 		}
 	}
 }
+
+// A probe session decodes each check's collectors once: only collectors without sealed values
+// are kept decoded (secrets are opened for each run only), and a run with them decoded before is
+// the run without.
+func TestPreparedCollectors(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Probe") != "yes" {
+			w.WriteHeader(http.StatusTeapot)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer target.Close()
+	box := testutil.SecretBox(t)
+	sealed, err := box.Seal("yes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := func(value string) json.RawMessage {
+		b, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{
+			"url": target.URL, "headers": []map[string]any{{"name": "X-Probe", "value": value}}},
+			"assertions": []map[string]any{{"field": "statusCode", "operator": "equals", "value": 200}}}})
+		return b
+	}
+	tests := []struct {
+		name        string
+		collectors  json.RawMessage
+		prepared    bool
+		wantEntries int
+		wantStatus  health.Status
+	}{
+		{"plain collectors are decoded once", cols("yes"), true, 1, health.Healthy},
+		{"sealed values are opened for each run", cols(sealed), false, 0, health.Healthy},
+		{"no collectors", nil, true, 0, health.Healthy},
+		{"null collectors", json.RawMessage(`null`), true, 0, health.Healthy},
+		{"a wrong header fails the run", cols("no"), true, 1, health.Unhealthy},
+	}
+	p := &Prober{Checks: checks.NewRegistry(), Box: box}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			a := workflows.Assignment{ConfigurationID: "cfg-1", Name: "c", StrategyID: "http", Config: json.RawMessage(`{"timeout":2000}`),
+				Collectors: tc.collectors, IntervalSeconds: 10}
+			pc := prepareCollectors(a)
+			if (pc != nil) != tc.prepared {
+				t.Fatalf("prepared %v, want %v", pc != nil, tc.prepared)
+			}
+			if pc != nil && len(pc.entries) != tc.wantEntries {
+				t.Fatalf("%d entries, want %d", len(pc.entries), tc.wantEntries)
+			}
+			req := workflows.ProbeRequest{SystemID: "sys-1", SystemName: "s", Probes: []workflows.ProbeItem{{ResultID: "sys-1:r1", Assignment: a}}}
+			var prepared map[string]*preparedCollectors
+			if pc != nil {
+				prepared = map[string]*preparedCollectors{"cfg-1": pc}
+			}
+			// Twice with the same prepared collectors, once without: the same outcome.
+			for i, m := range []map[string]*preparedCollectors{prepared, prepared, nil} {
+				res, err := p.probe(context.Background(), req, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res[0].Status != tc.wantStatus {
+					t.Fatalf("run %d: %s (%s), want %s", i, res[0].Status, res[0].Message, tc.wantStatus)
+				}
+				if len(tc.collectors) > 0 && string(tc.collectors) != "null" && !bytes.Contains(res[0].Result, []byte(`"req"`)) {
+					t.Fatalf("run %d: no collector result in %s", i, res[0].Result)
+				}
+			}
+		})
+	}
+	if prepareCollectors(workflows.Assignment{Collectors: json.RawMessage(`{"not":"a list"}`)}) != nil {
+		t.Fatal("collectors that do not decode were prepared (each run must report them)")
+	}
+}

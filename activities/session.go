@@ -257,6 +257,13 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 	}
 	run := s.register(req.SystemID, req.Session)
 	defer s.unregister(req.SystemID, run)
+	// The checks' collectors are decoded once for the session (those without sealed secrets).
+	prepared := make(map[string]*preparedCollectors, len(checks))
+	for _, c := range checks {
+		if pc := prepareCollectors(c.Assignment); pc != nil {
+			prepared[c.ConfigurationID] = pc
+		}
+	}
 	// The session's time counts from its first due check (a check due in an hour makes no
 	// session that ends before it ran).
 	first := checks[0].NextDue
@@ -417,7 +424,7 @@ loop:
 			idx = append(idx, i)
 			c.NextDue = now.Add(time.Duration(c.IntervalSeconds) * time.Second)
 		}
-		results, err := s.Prober.Probe(ctx, workflows.ProbeRequest{SystemID: req.SystemID, SystemName: req.SystemName, Probes: items})
+		results, err := s.Prober.probe(ctx, workflows.ProbeRequest{SystemID: req.SystemID, SystemName: req.SystemName, Probes: items}, prepared)
 		if err != nil {
 			// The batch could not run at all: the entity makes its failure results.
 			return res, fmt.Errorf("probe session batch: %w", err)

@@ -72,6 +72,10 @@ func NewKey() (string, error) {
 // IsSealed reports whether s is a sealed value.
 func IsSealed(s string) bool { return strings.HasPrefix(s, Prefix) }
 
+// HasSealed tells whether a JSON document may hold sealed values (OpenJSON returns it as it is
+// when not).
+func HasSealed(raw json.RawMessage) bool { return bytes.Contains(raw, []byte(Prefix)) }
+
 // Seal encrypts plaintext (a fresh random nonce every time).
 func (b *Box) Seal(plaintext string) (string, error) {
 	nonce := make([]byte, b.aead.NonceSize())
@@ -102,7 +106,7 @@ func (b *Box) Open(sealed string) (string, error) {
 // OpenJSON returns raw with every sealed string anywhere in it (values, at any depth) opened.
 // b may be nil: then a document with a sealed value is ErrNoKey and one without is returned as is.
 func (b *Box) OpenJSON(raw json.RawMessage) (json.RawMessage, error) {
-	if len(raw) == 0 || !bytes.Contains(raw, []byte(Prefix)) {
+	if len(raw) == 0 || !HasSealed(raw) {
 		return raw, nil
 	}
 	if b == nil {
