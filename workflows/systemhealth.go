@@ -79,7 +79,9 @@ type entity struct {
 	// heartbeats is true from version 1 of changeHeartbeat on (heartbeat.go).
 	heartbeats bool
 	// quorum is true from version 1 of changeQuorum on (quorum.go).
-	quorum                       bool
+	quorum bool
+	// boundedHistory is true from version 1 of changeBoundedHistory on.
+	boundedHistory               bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 	// pingsCh carries batches of heartbeat pings (changeHeartbeat; nil before).
 	pingsCh workflow.ReceiveChannel
@@ -100,6 +102,7 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		}
 		e.heartbeats = workflow.GetVersion(ctx, changeHeartbeat, workflow.DefaultVersion, 1) >= 1
 		e.quorum = workflow.GetVersion(ctx, changeQuorum, workflow.DefaultVersion, 1) >= 1
+		e.boundedHistory = workflow.GetVersion(ctx, changeBoundedHistory, workflow.DefaultVersion, 1) >= 1
 	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids
@@ -199,12 +202,29 @@ func (e *entity) snapshot() EntityState {
 	return s
 }
 
+// defaultContinueAsNewAfterEvents is the entity's history bound without
+// EntityOptions.ContinueAsNewAfterEvents (changeBoundedHistory).
+const defaultContinueAsNewAfterEvents = 1000
+
 func (e *entity) continueAsNewDue(ctx workflow.Context) bool {
 	info := workflow.GetInfo(ctx)
 	if info.GetContinueAsNewSuggested() {
 		return true
 	}
-	return e.opts.ContinueAsNewAfterEvents > 0 && info.GetCurrentHistoryLength() >= e.opts.ContinueAsNewAfterEvents
+	limit := e.historyBound()
+	return limit > 0 && info.GetCurrentHistoryLength() >= limit
+}
+
+// historyBound is the history length past which the entity continues as new (0: only when
+// Temporal suggests it).
+func (e *entity) historyBound() int {
+	if e.opts.ContinueAsNewAfterEvents > 0 {
+		return e.opts.ContinueAsNewAfterEvents
+	}
+	if e.boundedHistory {
+		return defaultContinueAsNewAfterEvents
+	}
+	return 0
 }
 
 // continueAsNew finishes everything in flight — probes return and are processed, updates are

@@ -85,3 +85,14 @@ const changeHeartbeat = "heartbeat"
 //     fails naming them. Run-now probes every location and returns the quorum run. Checks with
 //     one location keep the DefaultVersion behaviour (quorum.go).
 const changeQuorum = "quorum"
+
+// changeBoundedHistory versions how long the entity's history grows (workflow.GetVersion):
+//
+//   - DefaultVersion: the entity continues as new when Temporal suggests it (4,096 events or
+//     4 MiB of history by default) or past EntityOptions.ContinueAsNewAfterEvents.
+//   - 1: without ContinueAsNewAfterEvents it continues as new past
+//     defaultContinueAsNewAfterEvents (1,000) events: a worker whose workflow cache holds fewer
+//     systems than it runs (--workflow-cache) replays an evicted entity's history at its next
+//     workflow task, and every entity's after a worker restart, so a short history keeps that
+//     cheap. A quiet system writes ≈ 6 events per probe session, so this is hours apart.
+const changeBoundedHistory = "bounded-history"

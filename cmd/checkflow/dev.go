@@ -23,7 +23,7 @@ import (
 
 type devConfig struct {
 	httpAddr, uiAddr, databaseURL, dataDir, logLevel string
-	temporalPort                                     int
+	temporalPort, workflowCache                      int
 	noUI, publicStatus                               bool
 	secretKey, publicURL                             string
 	lifecycle                                        lifecycleFlags
@@ -43,6 +43,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.boolean(&c.publicStatus, "public-status", "CHECKFLOW_PUBLIC_STATUS", true, "serve the status:read endpoints without a token")
 	secretKeyFlag(f, &c.secretKey)
 	publicURLFlag(f, &c.publicURL)
+	workflowCacheFlag(f, &c.workflowCache)
 	c.lifecycle.register(f)
 	c.statusPage.register(f)
 	if err := f.parse(args); err != nil {
@@ -62,6 +63,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// Validate everything before starting anything.
 	if err := validatePublicURL(c.publicURL); err != nil {
+		return err
+	}
+	if err := applyWorkflowCache(c.workflowCache); err != nil {
 		return err
 	}
 	if err := validateDatabaseURL(c.databaseURL); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/checkflow/checkflow/internal/devenv"
 	"github.com/checkflow/checkflow/internal/devenv/temporalserver"
@@ -130,6 +131,29 @@ func validatePublicURL(raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return badFlag("public-url", "not an http(s)://host/… URL")
 	}
+	return nil
+}
+
+// defaultWorkflowCache is --workflow-cache's default. Each system kept in memory costs ≈ 70 KB
+// (its workflow state and two goroutines); 128 keeps 100 systems of 10 checks all cached and
+// 1,000 one-check systems within ≈ 300 MB for `dev` (BENCHMARKS.md "Memory"). An evicted system
+// replays its history (at most 1,000 events, workflows.changeBoundedHistory) at its next workflow
+// task, about once per probe session.
+const defaultWorkflowCache = 128
+
+// workflowCacheFlag registers --workflow-cache.
+func workflowCacheFlag(f *flags, p *int) {
+	f.integer(p, "workflow-cache", "CHECKFLOW_WORKFLOW_CACHE", defaultWorkflowCache,
+		"systems whose workflow state this process keeps in memory between their workflow tasks (≈ 70 KB each; an evicted one replays its history at its next task)")
+}
+
+// applyWorkflowCache validates --workflow-cache and sizes the Temporal SDK's workflow cache,
+// which is process-wide: it must be called before any worker starts.
+func applyWorkflowCache(n int) error {
+	if n < 1 {
+		return badFlag("workflow-cache", "must be at least 1, got %d", n)
+	}
+	sdkworker.SetStickyWorkflowCacheSize(n)
 	return nil
 }
 

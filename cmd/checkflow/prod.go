@@ -94,10 +94,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var databaseURL, logLevel, location, taskQueue, secretKey, publicURL, metricsAddr, secretStoreURL string
 	var probesOnly bool
+	var workflowCache int
 	var tf temporalFlags
 	var lf lifecycleFlags
 	f := newFlags("worker", stderr)
 	secretKeyFlag(f, &secretKey)
+	workflowCacheFlag(f, &workflowCache)
 	publicURLFlag(f, &publicURL)
 	f.str(&databaseURL, "database-url", "DATABASE_URL", devenv.DefaultDatabaseURL, "PostgreSQL URL (not used with --probes-only)")
 	f.str(&logLevel, "log-level", "CHECKFLOW_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -123,6 +125,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if err := validateDatabaseURL(databaseURL); err != nil {
+		return err
+	}
+	if err := applyWorkflowCache(workflowCache); err != nil {
 		return err
 	}
 	if metricsAddr != "" {
