@@ -83,6 +83,9 @@ func (t *Temporal) Stop() error {
 	return nil
 }
 
+// historyCacheSize bounds the embedded history service's cache of workflow mutable states.
+const historyCacheSize = 256
+
 func dynamicConfig(extra map[string]any) dynamicconfig.StaticClient {
 	dc := dynamicconfig.StaticClient{
 		dynamicconfig.EnableServerVersionCheck.Key():                []dynamicconfig.ConstrainedValue{{Value: false}},
@@ -92,6 +95,11 @@ func dynamicConfig(extra map[string]any) dynamicconfig.StaticClient {
 		// Four partitions make task latency bimodal on a single node.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
+		// The history service keeps every running workflow's mutable state by default (128,000
+		// entries): ≈ 30 KB each, 30 MB with 1,000 systems. An evicted one is read from SQLite
+		// at its next task — about once per probe session. Twice the worker's default workflow
+		// cache (--workflow-cache 128) plus the notifier and job workflows stay cached.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): []dynamicconfig.ConstrainedValue{{Value: historyCacheSize}},
 	}
 	for k, v := range extra {
 		dc[dynamicconfig.MakeKey(k)] = []dynamicconfig.ConstrainedValue{{Value: v}}
