@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	_ "time/tzdata" // time zones resolve the same on every worker, with or without a system tz database
 
 	"github.com/robfig/cron/v3"
 )
@@ -91,8 +89,8 @@ func (c Config) Schedule() (Schedule, error) {
 		s.cron = sched
 		s.loc = time.UTC
 		if c.Timezone != "" {
-			loc, err := time.LoadLocation(c.Timezone)
-			if err != nil || strings.HasPrefix(c.Timezone, "Local") {
+			loc, err := loadZone(c.Timezone)
+			if err != nil {
 				return s, &FieldError{"timezone", fmt.Sprintf("unknown time zone %q (use an IANA name such as Europe/Berlin)", c.Timezone)}
 			}
 			s.loc = loc

@@ -25,6 +25,11 @@ func TestParse(t *testing.T) {
 		{"six fields", `{"cron":"0 0 3 * * *"}`, "cron"},
 		{"bad zone", `{"cron":"@daily","timezone":"Mars/Olympus"}`, "timezone"},
 		{"zone without cron", `{"periodSeconds":60,"timezone":"UTC"}`, "timezone"},
+		{"UTC", `{"cron":"@daily","timezone":"UTC"}`, ""},
+		{"Etc zone", `{"cron":"@daily","timezone":"Etc/GMT+5"}`, ""},
+		{"the host's zone is not a zone", `{"cron":"@daily","timezone":"Local"}`, "timezone"},
+		{"a path is not a zone", `{"cron":"@daily","timezone":"../../etc/passwd"}`, "timezone"},
+		{"a directory is not a zone", `{"cron":"@daily","timezone":"Europe"}`, "timezone"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse(json.RawMessage(tc.config))
@@ -114,6 +119,41 @@ func TestParseAction(t *testing.T) {
 		}
 		if got.Kind != tc.want.Kind || (got.ExitCode == nil) != (tc.want.ExitCode == nil) || (got.ExitCode != nil && *got.ExitCode != *tc.want.ExitCode) {
 			t.Errorf("%q = %+v, want %+v", tc.action, got, tc.want)
+		}
+	}
+}
+
+// Zones come from the embedded IANA database (the same on every worker and replay): their
+// offsets, and names it does not have refused.
+func TestLoadZone(t *testing.T) {
+	summer := time.Date(2026, 7, 1, 12, 0, 0, 0, time.UTC)
+	winter := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		zone                 string
+		summerOff, winterOff int // seconds east of UTC
+	}{
+		{"UTC", 0, 0},
+		{"Europe/Berlin", 2 * 3600, 3600},
+		{"America/New_York", -4 * 3600, -5 * 3600},
+		{"Asia/Kolkata", 19800, 19800},
+		{"Australia/Sydney", 10 * 3600, 11 * 3600},
+	} {
+		t.Run(tc.zone, func(t *testing.T) {
+			loc, err := loadZone(tc.zone)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, off := summer.In(loc).Zone(); off != tc.summerOff {
+				t.Errorf("July offset %d, want %d", off, tc.summerOff)
+			}
+			if _, off := winter.In(loc).Zone(); off != tc.winterOff {
+				t.Errorf("January offset %d, want %d", off, tc.winterOff)
+			}
+		})
+	}
+	for _, bad := range []string{"", "Local", "Mars/Olympus", "europe/berlin", "Europe/"} {
+		if _, err := loadZone(bad); err == nil {
+			t.Errorf("zone %q loaded", bad)
 		}
 	}
 }
