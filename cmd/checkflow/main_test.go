@@ -417,3 +417,27 @@ func dropDatabase(t *testing.T, dbURL string) {
 	defer c.Close(ctx)
 	_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{filepath.Base(dbURL)}.Sanitize()+" WITH (FORCE)")
 }
+
+// `dev` runs the garbage collector at devGCTarget unless GOGC says otherwise.
+func TestDevGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		gogc   string
+		want   int
+		wantOK bool
+	}{
+		{"", devGCTarget, true},
+		{"100", 0, false},
+		{"200", 0, false},
+		{"off", 0, false},
+	} {
+		got, ok := devGCPercent(func(k string) string {
+			if k == "GOGC" {
+				return tc.gogc
+			}
+			return ""
+		})
+		if got != tc.want || ok != tc.wantOK {
+			t.Errorf("GOGC=%q: %d %v, want %d %v", tc.gogc, got, ok, tc.want, tc.wantOK)
+		}
+	}
+}
