@@ -46,13 +46,23 @@ func prepareCollectors(a workflows.Assignment) *preparedCollectors {
 	if secretbox.HasSealed(a.Collectors) {
 		return nil
 	}
-	var entries []checks.CollectorEntry
-	if len(a.Collectors) > 0 && string(a.Collectors) != "null" {
-		if err := json.Unmarshal(a.Collectors, &entries); err != nil {
-			return nil
-		}
+	entries, err := decodeCollectors(a.Collectors)
+	if err != nil {
+		return nil
 	}
 	return &preparedCollectors{entries: entries}
+}
+
+// decodeCollectors decodes an assignment's collector list (none when empty or JSON null).
+func decodeCollectors(raw json.RawMessage) ([]checks.CollectorEntry, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var entries []checks.CollectorEntry
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
 }
 
 // probe runs a batch (Probe); prepared holds collectors decoded before, by configuration id
@@ -96,13 +106,10 @@ func (p *Prober) probeOne(ctx context.Context, req workflows.ProbeRequest, it wo
 	}
 	a.Config = config
 	var collectors []checks.CollectorEntry
-	switch {
-	case pre != nil:
+	if pre != nil {
 		collectors = pre.entries
-	case len(a.Collectors) > 0 && string(a.Collectors) != "null":
-		if err := json.Unmarshal(a.Collectors, &collectors); err != nil {
-			return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", a.ConfigurationID, err)
-		}
+	} else if collectors, err = decodeCollectors(a.Collectors); err != nil {
+		return workflows.CheckResult{}, fmt.Errorf("collectors of %s: %w", a.ConfigurationID, err)
 	}
 	if p.Hooks.ProbeStarted != nil {
 		p.Hooks.ProbeStarted(it, started)
