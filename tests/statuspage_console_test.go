@@ -16,9 +16,11 @@ import (
 // failed load, and nothing for console.log or a clean page.
 func TestBrowserReportsConsoleErrors(t *testing.T) {
 	t.Parallel()
+	// Both pages declare their icon, as the status page does: otherwise Chromium asks for
+	// /favicon.ico on its own, and that request's 404 arrives at a random moment.
 	pages := map[string]string{
-		"/clean": `<!DOCTYPE html><title>clean</title><script>console.log('fine'); document.title = 'ready'</script>`,
-		"/noisy": `<!DOCTYPE html><title>noisy</title><img src="/missing.png" alt="">` +
+		"/clean": `<!DOCTYPE html><link rel="icon" href="data:,"><title>clean</title><script>console.log('fine'); document.title = 'ready'</script>`,
+		"/noisy": `<!DOCTYPE html><link rel="icon" href="data:,"><title>noisy</title><img src="/missing.png" alt="">` +
 			`<script>console.error('boom from console'); Promise.reject(new Error('boom from a promise'));` +
 			`setTimeout(() => { document.title = 'ready'; throw new Error('boom from a timer'); }, 0)</script>`,
 	}
