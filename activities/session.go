@@ -30,6 +30,11 @@ const (
 	// commitWithin bounds how long after its probe a quiet run's commit starts (its write may
 	// wait for others to share a group commit, and for the session's write before it).
 	commitWithin = 40 * time.Millisecond
+	// SessionHandoverGrace: the sessions that ended because their worker was stopping are
+	// handed over once the worker's stop reported their ends to their entities (which start new
+	// sessions); Watch reports one lost only if it is still the system's session this long after
+	// it was handed over and after Watch started.
+	SessionHandoverGrace = 30 * time.Second
 )
 
 // Sessions runs probe sessions (workflows.ActivityProbeSession): for one system at a time per
@@ -42,7 +47,10 @@ const (
 //
 // A worker killed outright (its sessions die with it) is noticed sooner by Watch in the workers
 // still alive: a session's owner is the backend pid of its worker's listening connection, and a
-// session whose owner's backend is gone is reported to its entity (LostSignal).
+// session whose owner's backend is gone is reported to its entity (LostSignal). A worker that
+// stops gracefully ends its sessions and hands them over (their ends reach the entities, which
+// start new sessions): Watch leaves those alone for SessionHandoverGrace, so a restart costs each
+// entity one new session, not a lost-session signal, a reload and a second session.
 type Sessions struct {
 	Prober *Prober
 	Entity *Entity
@@ -61,6 +69,8 @@ type Sessions struct {
 	// listening is closed once the listener first connected.
 	listening chan struct{}
 	active    map[string]*runningSession // by system id
+	// stoppedIDs lists the sessions that ended because the worker is stopping.
+	stoppedIDs []string
 }
 
 // listeningCh returns the channel closed once the listener is connected.
@@ -157,6 +167,7 @@ func (s *Sessions) activeIDs() []string {
 // entities (each once): they start new sessions at once instead of waiting for the lost
 // session's timeout.
 func (s *Sessions) Watch(ctx context.Context, every time.Duration) {
+	started := time.Now()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -165,7 +176,7 @@ func (s *Sessions) Watch(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		lost, err := s.Entity.Store.TakeOrphanedProbeSessions(ctx, 1000)
+		lost, err := s.Entity.Store.TakeOrphanedProbeSessions(ctx, 1000, time.Since(started) >= SessionHandoverGrace)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger().Warn("looking for probe sessions of stopped workers failed", "error", err)
@@ -484,9 +495,38 @@ loop:
 		res.Pending = append(res.Pending, buffered.results...)
 	}
 	res.NextDue = nextDue()
+	if res.Reason == workflows.SessionEndStopping {
+		s.stopped(req.Session)
+	}
 	s.logger().Debug("probe session ended", "systemId", req.SystemID, "session", req.Session, "reason", res.Reason,
 		"stored", len(res.Stored), "pending", len(res.Pending), "took", time.Since(started).String())
 	return res, nil
+}
+
+// stopped records that a session ended because its worker is stopping (see HandOver).
+func (s *Sessions) stopped(session string) {
+	s.mu.Lock()
+	s.stoppedIDs = append(s.stoppedIDs, session)
+	s.mu.Unlock()
+}
+
+// HandOver hands over the sessions that ended because their worker was stopping (see
+// SessionHandoverGrace and store.HandOverProbeSessions). Its worker calls it once the SDK
+// reported every activity's end — not when its stop ran out of time: those sessions' ends may
+// be lost, and the next Watch reports them lost as a crashed worker's.
+// It returns how many sessions it handed over.
+func (s *Sessions) HandOver(ctx context.Context) int64 {
+	s.mu.Lock()
+	ids := s.stoppedIDs
+	s.stoppedIDs = nil
+	s.mu.Unlock()
+	n, err := s.Entity.Store.HandOverProbeSessions(ctx, ids, SessionHandoverGrace)
+	if err != nil {
+		s.logger().Warn("handing over the probe sessions of a stopping worker failed; they are reported lost to their entities instead", "sessions", len(ids), "error", err)
+		return 0
+	}
+	s.logger().Debug("probe sessions handed over", "sessions", n)
+	return n
 }
 
 // sessionBuffer is a session's quiet batches probed since its last write was sent: its next

@@ -223,3 +223,86 @@ func TestProbeSessionProbesWhileStoring(t *testing.T) {
 		})
 	}
 }
+
+// The sessions that end because their worker stops are handed over by HandOver (the worker
+// calls it once their ends were reported); a session ended otherwise keeps its owner, so a
+// crash after it is still noticed by Watch.
+func TestProbeSessionHandOverWhenItsWorkerStops(t *testing.T) {
+	t.Parallel()
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(target.Close)
+	cases := []struct {
+		name      string
+		stop      bool
+		reason    string
+		wantOwner int32
+	}{
+		{name: "worker stops", stop: true, reason: workflows.SessionEndStopping, wantOwner: 0},
+		{name: "max runs", reason: workflows.SessionEndMaxRuns, wantOwner: 4242},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			pool := testutil.NewPool(t)
+			st := store.New(pool)
+			if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
+				t.Fatal(err)
+			}
+			collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": target.URL}}})
+			cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "api", StrategyID: "http", Config: []byte(`{"timeout":2000}`),
+				Collectors: collectors, IntervalSeconds: 600})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(1),
+				Checks: []store.CheckState{{ConfigurationID: cfg.ID, Status: health.Healthy}}}); err != nil {
+				t.Fatal(err)
+			}
+			ent := &Entity{Store: st}
+			s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: ent}
+			s.owner.Store(4242)
+			var suite testsuite.WorkflowTestSuite
+			env := suite.NewTestActivityEnvironment()
+			stopping := make(chan struct{})
+			env.SetWorkerStopChannel(stopping)
+			ent.Hooks.Persisted = func(workflows.PersistRequest, bool, time.Time) {
+				if tc.stop {
+					close(stopping) // once: the next run is due in 10 minutes
+				}
+			}
+			env.RegisterActivity(s.ProbeSession)
+			maxRuns := 1
+			if tc.stop {
+				maxRuns = 100
+			}
+			v, err := env.ExecuteActivity(s.ProbeSession, workflows.ProbeSessionRequest{SystemID: "s1", SystemName: "s1", Session: "e.1",
+				MaxRuns: maxRuns, MaxDuration: time.Hour, Checks: []workflows.SessionCheck{{Assignment: workflows.Assignment{
+					ConfigurationID: cfg.ID, Name: "api", StrategyID: "http",
+					Config: json.RawMessage(`{"timeout":2000}`), Collectors: collectors, IntervalSeconds: 600},
+					Status: health.Healthy, NextDue: time.Now()}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res workflows.ProbeSessionResult
+			if err := v.Get(&res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Reason != tc.reason || len(res.Stored) != 1 {
+				t.Fatalf("reason %q, %d stored; want %q, 1", res.Reason, len(res.Stored), tc.reason)
+			}
+			s.HandOver(ctx)
+			var owner *int32
+			var session *string
+			if err := pool.QueryRow(ctx, `SELECT probe_session, probe_session_owner FROM system_health_state WHERE system_id = 's1'`).Scan(&session, &owner); err != nil {
+				t.Fatal(err)
+			}
+			if session == nil || *session != "e.1" || owner == nil || *owner != tc.wantOwner {
+				t.Errorf("session %v owned by %v, want e.1 owned by %d", session, owner, tc.wantOwner)
+			}
+		})
+	}
+}

@@ -150,6 +150,21 @@ type NotifyConfig struct {
 // stops well within 10 s.
 const stopGrace = 3 * time.Second
 
+// mainActivitySlots bounds the activities the main worker runs at once: one probe session per
+// entity it serves (a goroutine waiting for its next due check, a few KB), plus event dispatches,
+// deliveries and jobs. Sessions are not limited by it in practice; CPU and memory are.
+const mainActivitySlots = 100_000
+
+// mainStopGrace is stopGrace for the main task queue's worker: its probe sessions end at once
+// when it stops, and their ends are reported to their entities — about 1,000 per 3–4 s against
+// the embedded Temporal server — so that every entity starts a new session from the reported end
+// instead of waiting to hear that the session was lost (activities.SessionHandoverGrace).
+const mainStopGrace = 6 * time.Second
+
+// handOverWithin bounds the write that hands over the probe sessions ended by a stop
+// (activities.Sessions.HandOver).
+const handOverWithin = 2 * time.Second
+
 // stickyScheduleToStart is how long a workflow task waits on this worker's sticky queue (where
 // the workflow's state is cached) before the server hands it to any worker of the task queue.
 // The SDK's default, 5 s, is how long every entity of a crashed worker stands still after its
@@ -181,7 +196,20 @@ type Worker struct {
 	// stopListening ends the probe session listener (nil: none runs).
 	stopListening context.CancelFunc
 	listening     sync.WaitGroup
+	// sessions runs the main worker's probe sessions (nil: probes only).
+	sessions *activities.Sessions
+	// handedOver counts the probe sessions its stop handed over to their entities.
+	handedOver int64
 }
+
+// HandedOver returns how many probe sessions Stop ended and handed over to their entities: their
+// entities' next workflow tasks were scheduled on this worker's sticky queue and move to the
+// task queue once StickyScheduleToStart passed.
+func (w *Worker) HandedOver() int64 { return w.handedOver }
+
+// StickyScheduleToStart is how long a workflow task scheduled on this worker's sticky queue waits
+// there before the Temporal server hands it to any worker of the task queue.
+func StickyScheduleToStart() time.Duration { return stickyScheduleToStart }
 
 // TaskQueues lists the task queues being polled.
 func (w *Worker) TaskQueues() []string { return w.queues }
@@ -226,11 +254,17 @@ func Start(cfg Config) (*Worker, error) {
 	w := &Worker{}
 	if !cfg.ProbesOnly {
 		main := sdkworker.New(cfg.Client, cfg.TaskQueue, sdkworker.Options{
-			WorkerStopTimeout:            stopGrace,
-			StickyScheduleToStartTimeout: stickyScheduleToStart,
-			DeadlockDetectionTimeout:     deadlockDetection,
+			WorkerStopTimeout: mainStopGrace,
+			// Every entity's probe session holds one activity slot for minutes: the SDK's
+			// default of 1,000 slots was full with 1,000 systems, so the next session or
+			// event dispatch waited for a session to end (measured: a first probe 1.7 s late
+			// after a restart).
+			MaxConcurrentActivityExecutionSize: mainActivitySlots,
+			StickyScheduleToStartTimeout:       stickyScheduleToStart,
+			DeadlockDetectionTimeout:           deadlockDetection,
 		})
 		sessions := RegisterMain(main, cfg)
+		w.sessions = sessions
 		// Revocations of probe sessions reach this worker's sessions through PostgreSQL.
 		lctx, cancel := context.WithCancel(context.Background())
 		w.stopListening = cancel
@@ -483,15 +517,24 @@ func registerNotify(r sdkworker.Registry, cfg Config, st *store.Store) {
 }
 
 // Stop stops every worker and waits for in-flight tasks. The workers stop together: each
-// tells the server it is going (releasing its sticky queue at once, so that another worker
-// takes over the entities without waiting for the sticky timeout) and waits up to stopGrace
-// for its activities, so one after another would add up.
+// tells the server it is going and waits up to its grace (mainStopGrace, stopGrace) for its
+// activities, so one after another would add up. When every activity was reported in time, the
+// probe sessions the stop ended are handed over (see activities.SessionHandoverGrace); otherwise
+// they are left to look like a crashed worker's, reported lost by the next Watch.
 func (w *Worker) Stop() {
+	started := time.Now()
 	var wg sync.WaitGroup
 	for _, sw := range w.workers {
 		wg.Go(sw.Stop)
 	}
 	wg.Wait()
+	if w.sessions != nil && len(w.workers) > 0 && time.Since(started) < mainStopGrace {
+		// Every activity task ended and was reported (the SDK did not give up waiting): the
+		// sessions that ended with the stop reached their entities.
+		ctx, cancel := context.WithTimeout(context.Background(), handOverWithin)
+		w.handedOver = w.sessions.HandOver(ctx)
+		cancel()
+	}
 	w.workers = nil
 	if w.stopListening != nil {
 		w.stopListening()

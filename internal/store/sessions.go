@@ -148,16 +148,43 @@ type OrphanedSession struct {
 	Session  string
 }
 
+// handedOverOwner marks a probe session that ended because its worker was stopping
+// (HandOverProbeSession): no process owns it any more, and its entity is expected to take the
+// cadence back from the session's reported end. A backend pid is never 0.
+const handedOverOwner = 0
+
+// HandOverProbeSessions records that the given sessions ended because their worker stopped
+// gracefully and reported their ends to their entities: TakeOrphanedProbeSessions reports one
+// lost only if its entity has not replaced it within grace, and only when asked for handed-over
+// sessions. Sessions that are no longer their system's are left alone. It returns how many it
+// handed over.
+func (s *Store) HandOverProbeSessions(ctx context.Context, sessions []string, grace time.Duration) (int64, error) {
+	if len(sessions) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE system_health_state SET probe_session_owner = $2,
+			probe_session_expires_at = now() + make_interval(secs => $3)
+		WHERE probe_session = ANY($1)`, sessions, handedOverOwner, grace.Seconds())
+	if err != nil {
+		return 0, wrapErr("hand over probe sessions", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // TakeOrphanedProbeSessions returns the probe sessions whose owner's backend no longer exists
-// (their worker died) and clears their owner, so that each is reported once.
-func (s *Store) TakeOrphanedProbeSessions(ctx context.Context, limit int) ([]OrphanedSession, error) {
+// (their worker died) — and, with handedOver, the sessions handed over at a graceful stop whose
+// grace has passed without their entity replacing them — and clears their owner, so that each is
+// reported once.
+func (s *Store) TakeOrphanedProbeSessions(ctx context.Context, limit int, handedOver bool) ([]OrphanedSession, error) {
 	rows, err := s.pool.Query(ctx, `UPDATE system_health_state s SET probe_session_owner = NULL
 		WHERE s.system_id IN (
 			SELECT system_id FROM system_health_state o
-			WHERE o.probe_session IS NOT NULL AND o.probe_session_owner IS NOT NULL
-				AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.probe_session_owner)
+			WHERE o.probe_session IS NOT NULL AND (
+				(o.probe_session_owner <> $2
+					AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = o.probe_session_owner))
+				OR ($3 AND o.probe_session_owner = $2 AND o.probe_session_expires_at < now()))
 			LIMIT $1)
-		RETURNING s.system_id, s.probe_session`, limit)
+		RETURNING s.system_id, s.probe_session`, limit, handedOverOwner, handedOver)
 	if err != nil {
 		return nil, wrapErr("orphaned probe sessions", err)
 	}

@@ -123,7 +123,7 @@ func TestTakeOrphanedProbeSessions(t *testing.T) {
 	if _, _, err := f.s.ClaimProbeSession(ctx, other.ID, "b.1", t0, live.Conn().PgConn().PID()); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil || len(got) != 0 {
+	if got, err := f.s.TakeOrphanedProbeSessions(ctx, 10, true); err != nil || len(got) != 0 {
 		t.Fatalf("orphans while both owners live: %v %v", got, err)
 	}
 	if err := dying.Close(ctx); err != nil {
@@ -133,14 +133,80 @@ func TestTakeOrphanedProbeSessions(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for len(got) == 0 && time.Now().Before(deadline) {
 		// The backend of a closed connection exits asynchronously.
-		if got, err = f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil {
+		if got, err = f.s.TakeOrphanedProbeSessions(ctx, 10, true); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(got) != 1 || got[0].SystemID != f.sys || got[0].Session != "a.1" {
 		t.Fatalf("orphans after the owner died: %+v", got)
 	}
-	if again, err := f.s.TakeOrphanedProbeSessions(ctx, 10); err != nil || len(again) != 0 {
+	if again, err := f.s.TakeOrphanedProbeSessions(ctx, 10, true); err != nil || len(again) != 0 {
 		t.Errorf("an orphan reported twice: %+v %v", again, err)
+	}
+}
+
+// Sessions handed over at a graceful stop are not reported lost while their grace runs, nor
+// when the caller does not ask for handed-over sessions; once both allow it, each is reported
+// once. A session claimed after one is never reported in its place, and hand-overs leave other
+// sessions alone.
+func TestHandedOverProbeSessions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	other := mustSystem(t, f.s, "sys-2")
+	third := mustSystem(t, f.s, "sys-3")
+	for _, sys := range []string{f.sys, other.ID, third.ID} {
+		if _, err := f.s.Persist(ctx, PersistInput{SystemID: sys, Seq: 1, At: t0, View: health.BaselineView(1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live, err := f.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Release()
+	pid := live.Conn().PgConn().PID()
+	for _, c := range []struct{ sys, session string }{{f.sys, "a.1"}, {other.ID, "b.1"}, {third.ID, "c.1"}} {
+		if _, _, err := f.s.ClaimProbeSession(ctx, c.sys, c.session, t0, pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func(handedOver bool) []OrphanedSession {
+		t.Helper()
+		got, err := f.s.TakeOrphanedProbeSessions(ctx, 10, handedOver)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if n, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1", "a.0"}, time.Hour); err != nil || n != 2 {
+		t.Fatalf("hand over a.1, b.1 and a session that is no system's: %d %v, want 2", n, err)
+	}
+	if got := take(true); len(got) != 0 {
+		t.Fatalf("reported within their grace: %+v", got)
+	}
+	// The grace is over; b.1's entity took the cadence back with a new session meanwhile.
+	if _, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.s.ClaimProbeSession(ctx, other.ID, "b.2", t0, pid); err != nil {
+		t.Fatal(err)
+	}
+	if got := take(false); len(got) != 0 {
+		t.Fatalf("handed-over sessions reported when not asked for: %+v", got)
+	}
+	got := take(true)
+	if len(got) != 1 || got[0].SystemID != f.sys || got[0].Session != "a.1" {
+		t.Fatalf("handed-over sessions after their grace: %+v, want a.1 only", got)
+	}
+	if again := take(true); len(again) != 0 {
+		t.Errorf("a handed-over session reported twice: %+v", again)
+	}
+	var owner *int32
+	if err := f.pool.QueryRow(ctx, `SELECT probe_session_owner FROM system_health_state WHERE system_id = $1`, third.ID).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner == nil || *owner != int32(pid) {
+		t.Errorf("c.1, never handed over, is owned by %v, want %d", owner, pid)
 	}
 }
