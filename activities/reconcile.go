@@ -23,6 +23,10 @@ type Reconciler struct {
 
 // ReconcileEntities starts the entity of every system with ≥1 enabled check that has none
 // running (starting an entity that runs already is a no-op).
+//
+// It tries every system rather than listing the running entities first: against the embedded
+// server's SQLite visibility store, listing 1,000 running entities took 1–3 s on its single
+// connection — seconds in which every entity's workflow task waited.
 func (r *Reconciler) ReconcileEntities(ctx context.Context) (workflows.ReconcileResult, error) {
 	ids, err := r.Store.ListSystemsWithEnabledChecks(ctx)
 	if err != nil {
@@ -69,7 +73,9 @@ func (r *Reconciler) ensureMaintenance(ctx context.Context, windowID string) (bo
 		TaskQueue:                q,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            "maintenance window " + windowID,
+		// Without it the SDK hides the conflict and returns the running workflow as if started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		StaticSummary:                            "maintenance window " + windowID,
 	}, workflows.MaintenanceWorkflow, workflows.MaintenanceInput{WindowID: windowID})
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {

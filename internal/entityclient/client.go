@@ -89,6 +89,8 @@ func (c *Client) ConfigChanged(ctx context.Context, systemID string) error {
 func (c *Client) EnsureStarted(ctx context.Context, systemID string) (bool, error) {
 	opts := c.startOptions(systemID)
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	// Without it the SDK hides the conflict and returns the running entity as if started.
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 	_, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.SystemHealthWorkflow, c.input(systemID))
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &already) {
