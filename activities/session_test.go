@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/checkflow/checkflow/internal/checks"
@@ -46,24 +47,7 @@ func TestProbeSessionStoresQuietBatches(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			pool := testutil.NewPool(t)
-			st := store.New(pool)
-			if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
-				t.Fatal(err)
-			}
-			collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": target.URL}}})
-			cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "api", StrategyID: "http", Config: []byte(`{"timeout":2000}`),
-				Collectors: collectors, IntervalSeconds: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(1),
-				Checks: []store.CheckState{{ConfigurationID: cfg.ID, Status: health.Healthy}}}); err != nil {
-				t.Fatal(err)
-			}
+			pool, st, cfg, collectors := newSessionSystem(t, target.URL, 1)
 
 			ent := &Entity{Store: st}
 			s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: ent}
@@ -244,24 +228,7 @@ func TestProbeSessionHandOverWhenItsWorkerStops(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			pool := testutil.NewPool(t)
-			st := store.New(pool)
-			if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
-				t.Fatal(err)
-			}
-			collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": target.URL}}})
-			cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "api", StrategyID: "http", Config: []byte(`{"timeout":2000}`),
-				Collectors: collectors, IntervalSeconds: 600})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(1),
-				Checks: []store.CheckState{{ConfigurationID: cfg.ID, Status: health.Healthy}}}); err != nil {
-				t.Fatal(err)
-			}
+			pool, st, cfg, collectors := newSessionSystem(t, target.URL, 600)
 			ent := &Entity{Store: st}
 			s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: ent}
 			s.owner.Store(4242)
@@ -305,4 +272,30 @@ func TestProbeSessionHandOverWhenItsWorkerStops(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newSessionSystem creates system s1 with one enabled HTTP check of url probed every interval
+// seconds, and its state row (healthy), in a database of its own.
+func newSessionSystem(t *testing.T, url string, intervalSeconds int) (*pgxpool.Pool, *store.Store, store.Configuration, json.RawMessage) {
+	t.Helper()
+	ctx := context.Background()
+	pool := testutil.NewPool(t)
+	st := store.New(pool)
+	if _, err := st.CreateSystem(ctx, store.SystemInput{ID: "s1", Name: "s1"}); err != nil {
+		t.Fatal(err)
+	}
+	collectors, _ := json.Marshal([]map[string]any{{"id": "req", "collectorId": "request", "config": map[string]any{"url": url}}})
+	cfg, err := st.CreateConfiguration(ctx, store.ConfigurationInput{Name: "api", StrategyID: "http", Config: []byte(`{"timeout":2000}`),
+		Collectors: collectors, IntervalSeconds: intervalSeconds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Associate(ctx, store.AssociateInput{SystemID: "s1", ConfigurationID: cfg.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Persist(ctx, store.PersistInput{SystemID: "s1", Seq: 1, At: time.Now(), View: health.BaselineView(1),
+		Checks: []store.CheckState{{ConfigurationID: cfg.ID, Status: health.Healthy}}}); err != nil {
+		t.Fatal(err)
+	}
+	return pool, st, cfg, collectors
 }
