@@ -149,7 +149,7 @@ type OrphanedSession struct {
 }
 
 // handedOverOwner marks a probe session that ended because its worker was stopping
-// (HandOverProbeSession): no process owns it any more, and its entity is expected to take the
+// (HandOverProbeSessions): no process owns it any more, and its entity is expected to take the
 // cadence back from the session's reported end. A backend pid is never 0.
 const handedOverOwner = 0
 
