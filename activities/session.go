@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/checkflow/checkflow/internal/health"
 	"github.com/checkflow/checkflow/internal/store"
@@ -239,8 +241,60 @@ func (s *Sessions) RevokeProbeSession(ctx context.Context, req workflows.RevokeP
 	return nil
 }
 
-// ProbeSession runs one probe session (see Sessions).
+// ProbeSessionSuspended is the type of the (retryable) error with which a resumable probe
+// session ends when its worker stops: Temporal retries it on the next worker, which resumes it
+// (see ProbeSession). Any other error of a session is not retryable: the entity reloads.
+const ProbeSessionSuspended = "ProbeSessionSuspended"
+
+// errSuspended: the session stored what it had done for its next attempt (suspend).
+var errSuspended = errors.New("probe session suspended: its worker is stopping; the next worker resumes it")
+
+// ProbeSession runs one probe session (see Sessions). A resumable session
+// (ProbeSessionRequest.Resumable) that its worker's stop ends stores what it has done so far
+// (store.SuspendProbeSession) and fails with a retryable ProbeSessionSuspended error instead of
+// reporting: Temporal retries it on the next worker — no workflow task, no new session — and
+// that attempt resumes where the last one stopped (the next run ids, the checks' windows and due
+// times, the runs stored so far, the deadline) and reports everything when it ends.
 func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionRequest) (workflows.ProbeSessionResult, error) {
+	return sessionOutcome(s.probeSession(ctx, req, activity.GetInfo(ctx).Attempt))
+}
+
+// sessionOutcome is what a session's attempt hands to Temporal: a suspended one a retryable,
+// benign ProbeSessionSuspended error; any other failure a non-retryable one.
+func sessionOutcome(res workflows.ProbeSessionResult, err error) (workflows.ProbeSessionResult, error) {
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.Is(err, errSuspended):
+		// Benign: the SDK logs it at DEBUG (a restart is not an error) and counts no failure.
+		return res, temporal.NewApplicationErrorWithOptions(err.Error(), ProbeSessionSuspended,
+			temporal.ApplicationErrorOptions{Category: temporal.ApplicationErrorCategoryBenign})
+	default:
+		return res, temporal.NewApplicationErrorWithOptions(err.Error(), "ProbeSessionFailed", temporal.ApplicationErrorOptions{NonRetryable: true, Cause: err})
+	}
+}
+
+// sessionResume is what a suspended attempt of a probe session leaves to the one that resumes it.
+type sessionResume struct {
+	// Runs is how many probes the session made (its next run id is Runs+1).
+	Runs     int       `json:"runs"`
+	Deadline time.Time `json:"deadline"`
+	// Checks are the windows and due times of the session's checks.
+	Checks []resumeCheck          `json:"checks"`
+	Stored []workflows.SessionRun `json:"stored,omitempty"`
+}
+
+// resumeCheck is one check's window in a sessionResume (its configuration comes with the
+// session's request: nothing secret is stored).
+type resumeCheck struct {
+	ConfigurationID string          `json:"configurationId"`
+	Recent          []health.Status `json:"recent"`
+	LastRunAt       *time.Time      `json:"lastRunAt,omitempty"`
+	NextDue         time.Time       `json:"nextDue"`
+}
+
+// probeSession runs the given attempt (1 …) of a session.
+func (s *Sessions) probeSession(ctx context.Context, req workflows.ProbeSessionRequest, attempt int32) (workflows.ProbeSessionResult, error) {
 	started := time.Now()
 	checks := append([]workflows.SessionCheck(nil), req.Checks...)
 	res := workflows.ProbeSessionResult{}
@@ -258,13 +312,58 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 	st := s.Entity.Store
 	// The checks' configurations do not change during the session: their timeout is read once.
 	timeout := workflows.ProbeTimeout(checks[0].Config)
-	seq, ok, err := st.ClaimProbeSession(ctx, req.SystemID, req.Session, expiry(checks, timeout, time.Now()), s.awaitOwner(ctx))
-	if err != nil {
-		return res, fmt.Errorf("claim probe session: %w", err)
-	}
-	if !ok {
-		res.Reason, res.NextDue = workflows.SessionEndNoState, nextDue()
-		return res, nil
+	runs := 0
+	var seq int64
+	var deadline time.Time
+	if req.Resumable && attempt > 1 {
+		// A retry: the attempt before was suspended by its worker's stop (any other failure is
+		// not retried). It goes on from what that attempt stored.
+		r, err := st.ResumeProbeSession(ctx, req.SystemID, req.Session, expiry(checks, timeout, time.Now()), s.awaitOwner(ctx))
+		if err != nil {
+			return res, fmt.Errorf("resume probe session: %w", err)
+		}
+		var was sessionResume
+		if r.State == nil {
+			return res, fmt.Errorf("probe session %s (attempt %d) has nothing to resume from", req.Session, attempt)
+		}
+		if err := json.Unmarshal(r.State, &was); err != nil {
+			return res, fmt.Errorf("probe session %s: decode what to resume from: %w", req.Session, err)
+		}
+		for _, w := range was.Checks {
+			if i := slices.IndexFunc(checks, func(c workflows.SessionCheck) bool { return c.ConfigurationID == w.ConfigurationID }); i >= 0 {
+				checks[i].Recent, checks[i].LastRunAt, checks[i].NextDue = w.Recent, w.LastRunAt, w.NextDue
+			}
+		}
+		runs, deadline, res.Stored, seq = was.Runs, was.Deadline, was.Stored, r.Seq
+		if !r.Current {
+			// Revoked or replaced while it was suspended: it only reports what it did.
+			res.Reason, res.NextDue = workflows.SessionEndFenced, nextDue()
+			return res, nil
+		}
+		s.logger().Debug("probe session resumed", "systemId", req.SystemID, "session", req.Session, "attempt", attempt, "runs", runs)
+	} else {
+		var ok bool
+		var err error
+		seq, ok, err = st.ClaimProbeSession(ctx, req.SystemID, req.Session, expiry(checks, timeout, time.Now()), s.awaitOwner(ctx))
+		if err != nil {
+			return res, fmt.Errorf("claim probe session: %w", err)
+		}
+		if !ok {
+			res.Reason, res.NextDue = workflows.SessionEndNoState, nextDue()
+			return res, nil
+		}
+		// The session's time counts from its first due check (a check due in an hour makes no
+		// session that ends before it ran).
+		first := checks[0].NextDue
+		for _, c := range checks[1:] {
+			if c.NextDue.Before(first) {
+				first = c.NextDue
+			}
+		}
+		if first.Before(started) {
+			first = started
+		}
+		deadline = first.Add(req.MaxDuration)
 	}
 	run := s.register(req.SystemID, req.Session)
 	defer s.unregister(req.SystemID, run)
@@ -275,20 +374,8 @@ func (s *Sessions) ProbeSession(ctx context.Context, req workflows.ProbeSessionR
 			prepared[c.ConfigurationID] = pc
 		}
 	}
-	// The session's time counts from its first due check (a check due in an hour makes no
-	// session that ends before it ran).
-	first := checks[0].NextDue
-	for _, c := range checks[1:] {
-		if c.NextDue.Before(first) {
-			first = c.NextDue
-		}
-	}
-	if first.Before(started) {
-		first = started
-	}
-	deadline := first.Add(req.MaxDuration)
 	stopping := activity.GetWorkerStopChannel(ctx)
-	runs, lastDispatch, undispatched := 0, time.Now(), false
+	lastDispatch, undispatched := time.Now(), false
 	defer func() {
 		if undispatched {
 			// Hand this session's last hooks over (a failure leaves them for the next dispatch).
@@ -491,16 +578,48 @@ loop:
 		s.flush()
 		land()
 	}
+	if res.Reason == workflows.SessionEndStopping && req.Resumable && buffered != nil {
+		// Suspending: its quiet runs are stored first (what is not stored ends it as before).
+		flight, buffered = s.store(ctx, buffered, true), nil
+		s.flush()
+		land()
+	}
 	if buffered != nil {
 		res.Pending = append(res.Pending, buffered.results...)
 	}
 	res.NextDue = nextDue()
+	if res.Reason == workflows.SessionEndStopping && req.Resumable && len(res.Pending) == 0 {
+		if s.suspend(ctx, req, checks, runs, deadline, res.Stored) {
+			s.stopped(req.Session)
+			s.logger().Debug("probe session suspended", "systemId", req.SystemID, "session", req.Session, "runs", runs)
+			return workflows.ProbeSessionResult{}, errSuspended
+		}
+	}
 	if res.Reason == workflows.SessionEndStopping {
 		s.stopped(req.Session)
 	}
 	s.logger().Debug("probe session ended", "systemId", req.SystemID, "session", req.Session, "reason", res.Reason,
 		"stored", len(res.Stored), "pending", len(res.Pending), "took", time.Since(started).String())
 	return res, nil
+}
+
+// suspend stores what the session did for the attempt that resumes it; false when it could not
+// (the session was fenced, or PostgreSQL refused): the session then ends and reports as before.
+func (s *Sessions) suspend(ctx context.Context, req workflows.ProbeSessionRequest, checks []workflows.SessionCheck, runs int, deadline time.Time, stored []workflows.SessionRun) bool {
+	was := sessionResume{Runs: runs, Deadline: deadline, Stored: stored, Checks: make([]resumeCheck, len(checks))}
+	for i, c := range checks {
+		was.Checks[i] = resumeCheck{ConfigurationID: c.ConfigurationID, Recent: c.Recent, LastRunAt: c.LastRunAt, NextDue: c.NextDue}
+	}
+	state, err := json.Marshal(was)
+	if err != nil {
+		s.logger().Warn("encoding a probe session to resume failed; it ends instead", "systemId", req.SystemID, "error", err)
+		return false
+	}
+	ok, err := s.Entity.Store.SuspendProbeSession(ctx, req.SystemID, req.Session, state)
+	if err != nil {
+		s.logger().Warn("suspending a probe session failed; it ends instead", "systemId", req.SystemID, "error", err)
+	}
+	return ok
 }
 
 // stopped records that a session ended because its worker is stopping (see HandOver).
@@ -520,7 +639,7 @@ func (s *Sessions) HandOver(ctx context.Context) int64 {
 	ids := s.stoppedIDs
 	s.stoppedIDs = nil
 	s.mu.Unlock()
-	n, err := s.Entity.Store.HandOverProbeSessions(ctx, ids, SessionHandoverGrace)
+	n, err := s.Entity.Store.HandOverProbeSessions(ctx, ids, s.owner.Load(), SessionHandoverGrace)
 	if err != nil {
 		s.logger().Warn("handing over the probe sessions of a stopping worker failed; they are reported lost to their entities instead", "sessions", len(ids), "error", err)
 		return 0

@@ -8,10 +8,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/checkflow/checkflow/internal/checks"
@@ -298,4 +302,150 @@ func newSessionSystem(t *testing.T, url string, intervalSeconds int) (*pgxpool.P
 		t.Fatal(err)
 	}
 	return pool, st, cfg, collectors
+}
+
+// A resumable session that its worker's stop ends stores its quiet runs, then what it has done,
+// and fails with a retryable, benign ProbeSessionSuspended error; the retry (attempt 2, on
+// another worker) goes on from it — the next run ids, the windows, the runs stored so far —
+// and reports them all at its end. A retry with nothing to resume from, and a session revoked
+// while suspended, are told apart; a session that is not resumable ends and reports as before.
+func TestProbeSessionSuspendsAndResumes(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(target.Close)
+	ctx := context.Background()
+	pool, st, cfg, collectors := newSessionSystem(t, target.URL, 1)
+	request := func(maxRuns int) workflows.ProbeSessionRequest {
+		return workflows.ProbeSessionRequest{SystemID: "s1", SystemName: "s1", Session: "e.1", MaxRuns: maxRuns, MaxDuration: time.Hour,
+			Resumable: true, Checks: []workflows.SessionCheck{{Assignment: workflows.Assignment{
+				ConfigurationID: cfg.ID, Name: "api", StrategyID: "http",
+				Config: json.RawMessage(`{"timeout":2000}`), Collectors: collectors, IntervalSeconds: 1},
+				Status: health.Healthy, NextDue: time.Now()}}}
+	}
+	// run executes one attempt of the session on a worker of its own (owner pid), stopping it
+	// after stopAfter stored writes (0: never).
+	run := func(owner uint32, attempt int32, req workflows.ProbeSessionRequest, stopAfter int) (*Sessions, workflows.ProbeSessionResult, error) {
+		t.Helper()
+		ent := &Entity{Store: st}
+		s := &Sessions{Prober: &Prober{Checks: checks.NewRegistry()}, Entity: ent}
+		s.owner.Store(owner)
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		stopping := make(chan struct{})
+		env.SetWorkerStopChannel(stopping)
+		writes := 0
+		ent.Hooks.Persisted = func(workflows.PersistRequest, bool, time.Time) {
+			if writes++; writes == stopAfter {
+				close(stopping)
+			}
+		}
+		env.RegisterActivityWithOptions(func(ctx context.Context, req workflows.ProbeSessionRequest) (workflows.ProbeSessionResult, error) {
+			return sessionOutcome(s.probeSession(ctx, req, attempt))
+		}, activity.RegisterOptions{Name: "attempt"})
+		var res workflows.ProbeSessionResult
+		v, err := env.ExecuteActivity("attempt", req)
+		if err == nil {
+			err = v.Get(&res)
+		}
+		return s, res, err
+	}
+	row := func() (owner *int32, resume []byte) {
+		t.Helper()
+		if err := pool.QueryRow(ctx, `SELECT probe_session_owner, probe_session_resume FROM system_health_state WHERE system_id = 's1'`).
+			Scan(&owner, &resume); err != nil {
+			t.Fatal(err)
+		}
+		return owner, resume
+	}
+	ids := func(rs []workflows.SessionRun) []string {
+		out := make([]string, len(rs))
+		for i, r := range rs {
+			out[i] = r.ID
+		}
+		return out
+	}
+
+	// Attempt 1 stores one run, then its worker stops.
+	first, _, err := run(4242, 1, request(100), 1)
+	var suspended *temporal.ApplicationError
+	if !errors.As(err, &suspended) || suspended.Type() != ProbeSessionSuspended || suspended.NonRetryable() ||
+		suspended.Category() != temporal.ApplicationErrorCategoryBenign {
+		t.Fatalf("attempt 1 at its worker's stop: %v, want a retryable, benign %s error", err, ProbeSessionSuspended)
+	}
+	if _, resume := row(); !strings.Contains(string(resume), `"session": "e.1"`) || !strings.Contains(string(resume), `"runs": 1`) {
+		t.Fatalf("what attempt 1 left to resume: %s", resume)
+	}
+	if n := first.HandOver(ctx); n != 1 {
+		t.Errorf("handed over %d sessions, want 1", n)
+	}
+	// Attempt 2 on another worker: two more runs (MaxRuns 3 counts the first one).
+	before := hits.Load()
+	_, res, err := run(4343, 2, request(3), 0)
+	if err != nil {
+		t.Fatalf("attempt 2: %v", err)
+	}
+	want := []string{"s1:se.1.1", "s1:se.1.2", "s1:se.1.3"}
+	if got := ids(res.Stored); res.Reason != workflows.SessionEndMaxRuns || !slices.Equal(got, want) {
+		t.Errorf("attempt 2 reported %v (%s), want %v (max-runs)", got, res.Reason, want)
+	}
+	if got := hits.Load() - before; got != 2 {
+		t.Errorf("attempt 2 probed %d times, want 2", got)
+	}
+	var stored []string
+	rows, err := pool.Query(ctx, `SELECT id FROM health_check_runs WHERE system_id = 's1' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, id)
+	}
+	if rows.Err() != nil || !slices.Equal(stored, want) {
+		t.Errorf("stored runs %v (%v), want %v, each once", stored, rows.Err(), want)
+	}
+	if owner, resume := row(); owner == nil || *owner != 4343 || resume != nil {
+		t.Errorf("after attempt 2: owner %v, resume %s; want 4343 and nothing left", owner, resume)
+	}
+	// A retry with nothing to resume from fails (not retryable: the entity reloads).
+	var failed *temporal.ApplicationError
+	if _, _, err := run(4444, 3, request(3), 0); !errors.As(err, &failed) || !failed.NonRetryable() {
+		t.Errorf("an attempt with nothing to resume from: %v, want a failure that is not retried", err)
+	}
+
+	// Suspended again, then revoked while no worker runs it: its retry only reports.
+	if _, _, err := st.ClaimProbeSession(ctx, "s1", "e.1", time.Now().Add(time.Minute), 4242); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SuspendProbeSession(ctx, "s1", "e.1", []byte(`{"runs":5,"stored":[{"id":"s1:se.1.5"}],"checks":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RevokeProbeSession(ctx, "s1", "e.1"); err != nil {
+		t.Fatal(err)
+	}
+	before = hits.Load()
+	_, res, err = run(4545, 2, request(100), 0)
+	if err != nil || res.Reason != workflows.SessionEndFenced || !slices.Equal(ids(res.Stored), []string{"s1:se.1.5"}) || hits.Load() != before {
+		t.Errorf("a revoked session's retry: %+v %v, %d probes; want fenced, reporting s1:se.1.5, no probe", res, err, hits.Load()-before)
+	}
+
+	// Not resumable (an entity before changeSessionResume): it ends and reports at the stop.
+	if _, _, err := st.ClaimProbeSession(ctx, "s1", "e.2", time.Now().Add(time.Minute), 4242); err != nil {
+		t.Fatal(err)
+	}
+	old := request(100)
+	old.Resumable, old.Session = false, "e.2"
+	_, res, err = run(4242, 1, old, 1)
+	if err != nil || res.Reason != workflows.SessionEndStopping || len(res.Stored) != 1 {
+		t.Errorf("a session that is not resumable at its worker's stop: %+v %v, want it to end and report 1 run", res, err)
+	}
+	if _, resume := row(); resume != nil {
+		t.Errorf("a session that is not resumable left %s", resume)
+	}
 }

@@ -99,7 +99,7 @@ func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
 			return false, err
 		}
 		for _, pa := range d.PendingActivities {
-			if pa.GetActivityType().GetName() == workflows.ActivityProbeSession && pa.GetLastStartedTime() != nil &&
+			if isProbeSession(pa.GetActivityType().GetName()) && pa.GetLastStartedTime() != nil &&
 				time.Since(pa.GetLastStartedTime().AsTime()) > 100*time.Millisecond {
 				return true, nil
 			}
@@ -124,7 +124,7 @@ func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
 	}
 	lost := 0
 	for _, pa := range d.PendingActivities {
-		if pa.GetActivityType().GetName() == workflows.ActivityProbeSession && pa.GetLastStartedTime().AsTime().Before(killedAt) {
+		if isProbeSession(pa.GetActivityType().GetName()) && pa.GetLastStartedTime().AsTime().Before(killedAt) {
 			lost++
 		}
 	}
@@ -192,4 +192,9 @@ func TestWorkerCrashLosesAndDuplicatesNothing(t *testing.T) {
 	// The history holds the lost session's report (signal probe-session-lost) and replays.
 	replayAll(t, workflows.SystemWorkflowID(sys), workflows.SystemHealthWorkflow, "systemhealth-crash", workflows.SystemHealth)
 	t.Logf("%d runs (%d before the kill), %d transitions", runs(), atKill, n)
+}
+
+// isProbeSession tells whether an activity type is a probe session's (resumable or not).
+func isProbeSession(activityType string) bool {
+	return activityType == workflows.ActivityProbeSession || activityType == workflows.ActivityResumableProbeSession
 }

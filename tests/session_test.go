@@ -2,14 +2,17 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/checkflow/checkflow/activities"
 	"github.com/checkflow/checkflow/internal/health"
@@ -189,4 +192,107 @@ func TestStatusChangingResultIsAppliedWithinASecond(t *testing.T) {
 	if max := lags[len(lags)-1]; max > time.Second {
 		t.Errorf("a status-changing result was stored %v after its probe ended, want ≤ 1 s", max)
 	}
+}
+
+// Issue 12 ("a fresh start of 1,000 systems probes every check within one interval"): a probe
+// session whose worker stops is suspended and resumed by the next worker through Temporal's
+// retry — the entity's history gains nothing while no worker runs and nothing when the new one
+// takes over (no workflow task, no new session, no lost-session signal); the runs go on with
+// the next ids, each stored once, and the session's end reports the runs of both attempts.
+func TestProbeSessionResumesOnTheNextWorker(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	// The session ends after 12 runs: the stop comes after its 3rd, the end within the test.
+	s.entities.Options.SessionMaxRuns = 12
+	s.worker.Stop()
+	s.startWorker(t)
+	tgt := newTarget(t)
+	sys := s.system(t, "resumed")
+	s.httpCheck(t, sys, "a", tgt.srv.URL, 1, nil)
+	ctx := context.Background()
+	if err := s.entities.ConfigChanged(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	sessionRuns := func() int {
+		return s.count(t, `SELECT count(*) FROM health_check_runs WHERE system_id = $1 AND id LIKE $1 || ':s%'`, sys)
+	}
+	waitFor(t, time.Minute, "3 runs stored by a probe session", func() (bool, error) { return sessionRuns() >= 3, nil })
+	h0 := int64(len(historySince(t, sys, 0)))
+	s.worker.Stop()
+	atStop := sessionRuns()
+	var owner *int32
+	var resume []byte
+	if err := s.pool.QueryRow(ctx, `SELECT probe_session_owner, probe_session_resume FROM system_health_state WHERE system_id = $1`, sys).
+		Scan(&owner, &resume); err != nil {
+		t.Fatal(err)
+	}
+	if owner == nil || *owner != 0 || len(resume) == 0 {
+		t.Fatalf("after the stop: owner %v, resume %s; want the session handed over (0) and suspended", owner, resume)
+	}
+	hits := tgt.hits.Load()
+	s.startWorker(t)
+	waitFor(t, 30*time.Second, "the resumed session to store runs", func() (bool, error) { return sessionRuns() > atStop, nil })
+	if tgt.hits.Load() == hits {
+		t.Error("runs were stored but the target was not probed")
+	}
+	if grown := historySince(t, sys, h0); len(grown) != 0 {
+		t.Errorf("the entity's history grew by %d events while its session was suspended and resumed: %v", len(grown), eventTypes(grown))
+	}
+	// The session ends after its 12th run; the entity folds every run of both attempts.
+	var end *historypb.HistoryEvent
+	var started *historypb.HistoryEvent
+	waitFor(t, time.Minute, "the resumed session to end", func() (bool, error) {
+		for _, ev := range historySince(t, sys, h0) {
+			switch ev.GetEventType() {
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+				if started == nil {
+					started = ev
+				}
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+				end = ev
+				return true, nil
+			case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED, enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+				return false, fmt.Errorf("the session did not end as one: %v", ev.GetEventType())
+			}
+		}
+		return false, nil
+	})
+	if started == nil || started.GetActivityTaskStartedEventAttributes().GetAttempt() != 2 {
+		t.Errorf("the session's start event %v, want attempt 2 (resumed by Temporal's retry)", started)
+	}
+	var res workflows.ProbeSessionResult
+	if err := converter.GetDefaultDataConverter().FromPayloads(end.GetActivityTaskCompletedEventAttributes().GetResult(), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Reason != workflows.SessionEndMaxRuns || len(res.Stored) != 12 {
+		t.Fatalf("the session reported %d runs (%s), want 12 (max-runs)", len(res.Stored), res.Reason)
+	}
+	// Its runs are numbered 1 … 12 without a gap, each stored once, and the entity's state
+	// names the last one.
+	for k, r := range res.Stored {
+		if want := workflows.SessionRunID(sys, res.Stored[0].ID[len(sys)+2:strings.LastIndex(res.Stored[0].ID, ".")], k+1); r.ID != want {
+			t.Fatalf("run %d reported as %s, want %s", k+1, r.ID, want)
+		}
+		if n := s.count(t, `SELECT count(*) FROM health_check_runs WHERE id = $1`, r.ID); n != 1 {
+			t.Errorf("run %s stored %d times", r.ID, n)
+		}
+	}
+	last := res.Stored[len(res.Stored)-1].ID
+	waitFor(t, 30*time.Second, "the check's state to name the session's last run or a later one", func() (bool, error) {
+		return s.count(t, `SELECT count(*) FROM check_health_state WHERE system_id = $1 AND last_run_id IS NOT NULL
+			AND (last_run_id = $2 OR last_run_at > (SELECT timestamp FROM health_check_runs WHERE id = $2))`, sys, last) == 1, nil
+	})
+	if v := s.view(t, sys); v == nil || v.Status != health.Healthy {
+		t.Errorf("view %+v, want healthy", v)
+	}
+	replayAll(t, workflows.SystemWorkflowID(sys), workflows.SystemHealthWorkflow, "systemhealth-resume", workflows.SystemHealth)
+}
+
+// eventTypes names the events' types (for messages).
+func eventTypes(events []*historypb.HistoryEvent) []string {
+	out := make([]string, len(events))
+	for i, ev := range events {
+		out[i] = ev.GetEventType().String()
+	}
+	return out
 }

@@ -459,6 +459,7 @@ func RegisterMain(r sdkworker.Registry, cfg Config) *activities.Sessions {
 	sessions := &activities.Sessions{Prober: prober, Entity: ent, Logger: cfg.Logger,
 		Commits: ent.Store.NewGroupCommitter(store.GroupCommitOptions{})}
 	r.RegisterActivityWithOptions(sessions.ProbeSession, activity.RegisterOptions{Name: workflows.ActivityProbeSession})
+	r.RegisterActivityWithOptions(sessions.ProbeSession, activity.RegisterOptions{Name: workflows.ActivityResumableProbeSession})
 	r.RegisterActivityWithOptions(sessions.RevokeProbeSession, activity.RegisterOptions{Name: workflows.ActivityRevokeProbeSession})
 
 	registerNotify(r, cfg, ent.Store)

@@ -29,6 +29,11 @@ const (
 	// sessionRetryAfter: after a session that could not claim (no state row), the entity probes
 	// by itself this long before it tries again.
 	sessionRetryAfter = time.Minute
+	// sessionResumeRetry is how long after its worker's stop a suspended session is retried
+	// (resumed on a worker that polls then); a session suspended again and again (workers
+	// restarting in a loop) backs off to sessionResumeRetryMax.
+	sessionResumeRetry    = time.Second
+	sessionResumeRetryMax = 10 * time.Second
 )
 
 // activeSession is the probe session the entity started last and that has not ended.
@@ -118,15 +123,28 @@ func (e *entity) maybeStartSession(ctx workflow.Context) {
 	if dur <= 0 {
 		dur = min(max(time.Duration(sessionIntervals*shortest)*time.Second, sessionMinDuration), sessionMaxDuration)
 	}
-	req := ProbeSessionRequest{SystemID: e.systemID, SystemName: e.st.SystemName, Session: s.id, Checks: checks, MaxRuns: maxRuns, MaxDuration: dur}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	req := ProbeSessionRequest{SystemID: e.systemID, SystemName: e.st.SystemName, Session: s.id, Checks: checks, MaxRuns: maxRuns, MaxDuration: dur,
+		Resumable: e.resumableSessions}
+	opts := workflow.ActivityOptions{
 		// Its time counts from its first due check.
 		StartToCloseTimeout: max(first.Sub(now), 0) + dur + timeout + sessionTimeoutSlack,
 		// A failed or lost session comes back to the entity, which reloads and starts another.
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
 		Summary:     fmt.Sprintf("session %s: %d check(s)", s.id, len(checks)),
-	})
-	fut := workflow.ExecuteActivity(actx, ActivityProbeSession, req)
+	}
+	if e.resumableSessions {
+		// A session suspended by its worker's stop is retried — resumed — on the next worker;
+		// every other failure is not retryable, and its attempts share one budget, so a lost
+		// attempt's timeout is not retried either (changeSessionResume).
+		opts.ScheduleToCloseTimeout = opts.StartToCloseTimeout
+		opts.RetryPolicy = &temporal.RetryPolicy{InitialInterval: sessionResumeRetry, BackoffCoefficient: 2, MaximumInterval: sessionResumeRetryMax}
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
+	name := ActivityProbeSession
+	if e.resumableSessions {
+		name = ActivityResumableProbeSession
+	}
+	fut := workflow.ExecuteActivity(actx, name, req)
 	e.session = s
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		var res ProbeSessionResult

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/checkflow/checkflow/internal/health"
@@ -95,6 +96,7 @@ func newSessionEnv(t *testing.T, f *sessionFake) func(after time.Duration) {
 	t.Helper()
 	env := newEnv(t, f.fake)
 	env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityProbeSession})
+	env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
 	env.RegisterActivityWithOptions(f.revoke, activity.RegisterOptions{Name: ActivityRevokeProbeSession})
 	return func(after time.Duration) {
 		endAt(env, f.fake, after)
@@ -175,6 +177,8 @@ func TestSessionMaxRunsByVersion(t *testing.T) {
 			f := &sessionFake{fake: newFake(check(cfgA, 10, nil), check(cfgB, 10, nil)), script: []func(ProbeSessionRequest) ProbeSessionResult{quietRuns(3)}}
 			env := newEnv(t, f.fake)
 			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityProbeSession})
+			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
+	env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
 			env.RegisterActivityWithOptions(f.revoke, activity.RegisterOptions{Name: ActivityRevokeProbeSession})
 			env.OnGetVersion(changeSessionRuns, workflow.DefaultVersion, 1).Return(tc.version)
 			endAt(env, f.fake, time.Minute)
@@ -186,6 +190,68 @@ func TestSessionMaxRunsByVersion(t *testing.T) {
 			for i, r := range f.requests {
 				if r.MaxRuns != tc.want {
 					t.Errorf("session %d: maxRuns %d, want %d", i, r.MaxRuns, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// From changeSessionResume on, a session is scheduled as ActivityResumableProbeSession, resumable,
+// with one time budget for its attempts (ScheduleToClose = StartToClose, so a timed-out attempt
+// is not retried), and a suspended attempt is retried — the entity hears only the retry's end;
+// before it, as ActivityProbeSession with one attempt: the suspension reaches the entity.
+func TestSessionResumableByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		version   workflow.Version
+		activity  string
+		resumable bool
+		attempts  []int32 // of the first session
+	}{
+		{"before session-resume", workflow.DefaultVersion, ActivityProbeSession, false, []int32{1}},
+		{"session-resume 1", 1, ActivityResumableProbeSession, true, []int32{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &sessionFake{fake: newFake(check(cfgA, 10, nil)), script: []func(ProbeSessionRequest) ProbeSessionResult{quietRuns(3)}}
+			env := newEnv(t, f.fake)
+			var infos []activity.Info
+			var attempts []int32
+			// The first session's first attempt is suspended by its worker's stop.
+			session := func(ctx context.Context, req ProbeSessionRequest) (ProbeSessionResult, error) {
+				info := activity.GetInfo(ctx)
+				infos = append(infos, info)
+				if info.ActivityID == infos[0].ActivityID {
+					attempts = append(attempts, info.Attempt)
+					if info.Attempt == 1 {
+						return ProbeSessionResult{}, temporal.NewApplicationError("suspended", "ProbeSessionSuspended")
+					}
+				}
+				return f.session(ctx, req)
+			}
+			env.RegisterActivityWithOptions(session, activity.RegisterOptions{Name: ActivityProbeSession})
+			env.RegisterActivityWithOptions(session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
+			env.RegisterActivityWithOptions(f.revoke, activity.RegisterOptions{Name: ActivityRevokeProbeSession})
+			env.OnGetVersion(changeSessionResume, workflow.DefaultVersion, 1).Return(tc.version)
+			endAt(env, f.fake, 2*time.Minute)
+			env.ExecuteWorkflow(SystemHealthWorkflow, SystemHealthInput{SystemID: "sys-1"})
+			requireCompleted(t, env)
+			if !slices.Equal(attempts, tc.attempts) {
+				t.Errorf("the first session ran attempts %v, want %v", attempts, tc.attempts)
+			}
+			if len(f.requests) == 0 {
+				t.Fatal("no session ran to its end")
+			}
+			for i, info := range infos {
+				if info.ActivityType.Name != tc.activity {
+					t.Errorf("session attempt %d: %s, want %s", i, info.ActivityType.Name, tc.activity)
+				}
+				if tc.resumable && info.ScheduleToCloseTimeout != info.StartToCloseTimeout {
+					t.Errorf("session attempt %d: schedule-to-close %v, start-to-close %v; want one budget", i, info.ScheduleToCloseTimeout, info.StartToCloseTimeout)
+				}
+			}
+			for i, r := range f.requests {
+				if r.Resumable != tc.resumable {
+					t.Errorf("session %d: resumable %v, want %v", i, r.Resumable, tc.resumable)
 				}
 			}
 		})

@@ -81,7 +81,9 @@ type entity struct {
 	// quorum is true from version 1 of changeQuorum on (quorum.go).
 	quorum bool
 	// boundedHistory is true from version 1 of changeBoundedHistory on.
-	boundedHistory               bool
+	boundedHistory bool
+	// resumableSessions is true from version 1 of changeSessionResume on (session.go).
+	resumableSessions            bool
 	resultsCh, configsCh, lostCh workflow.ReceiveChannel
 	// pingsCh carries batches of heartbeat pings (changeHeartbeat; nil before).
 	pingsCh workflow.ReceiveChannel
@@ -103,6 +105,9 @@ func SystemHealth(ctx workflow.Context, in SystemHealthInput) error {
 		e.heartbeats = workflow.GetVersion(ctx, changeHeartbeat, workflow.DefaultVersion, 1) >= 1
 		e.quorum = workflow.GetVersion(ctx, changeQuorum, workflow.DefaultVersion, 1) >= 1
 		e.boundedHistory = workflow.GetVersion(ctx, changeBoundedHistory, workflow.DefaultVersion, 1) >= 1
+		if e.sessions {
+			e.resumableSessions = workflow.GetVersion(ctx, changeSessionResume, workflow.DefaultVersion, 1) >= 1
+		}
 	}
 	if e.durable && in.State == nil {
 		// A new lifetime of the entity numbers its probes afresh: the epoch keeps their run ids

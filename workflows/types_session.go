@@ -12,6 +12,12 @@ const (
 	// stores the runs that change no evaluated status itself (fenced by the session id) and
 	// returns them in one batch; it ends at once on a run that may change a status.
 	ActivityProbeSession = "ProbeSession"
+	// ActivityResumableProbeSession is ActivityProbeSession for a resumable session
+	// (ProbeSessionRequest.Resumable, changeSessionResume). Its own name keeps it from workers
+	// that predate resumable sessions (it is not registered there: the attempt fails and
+	// Temporal retries it elsewhere) — such a worker would start a resumed session afresh and
+	// number its runs from 1 again.
+	ActivityResumableProbeSession = "ResumableProbeSession"
 	// ActivityRevokeProbeSession fences the system's probe session and tells its worker to end it.
 	ActivityRevokeProbeSession = "RevokeProbeSession"
 )
@@ -54,6 +60,9 @@ type ProbeSessionRequest struct {
 	// and no probe starts after MaxDuration.
 	MaxRuns     int           `json:"maxRuns"`
 	MaxDuration time.Duration `json:"maxDuration"`
+	// Resumable (changeSessionResume): the activity is retried when its worker stops, and the
+	// retry resumes the session instead of starting it afresh (activities.Sessions.ProbeSession).
+	Resumable bool `json:"resumable,omitempty"`
 }
 
 // SessionRunID is the id of the k-th run (k ≥ 1) of a probe session.

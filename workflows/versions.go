@@ -96,3 +96,17 @@ const changeQuorum = "quorum"
 //     workflow task, and every entity's after a worker restart, so a short history keeps that
 //     cheap. A quiet system writes ≈ 6 events per probe session, so this is hours apart.
 const changeBoundedHistory = "bounded-history"
+
+// changeSessionResume versions what a worker's stop does to a probe session (workflow.GetVersion):
+//
+//   - DefaultVersion: the session ends and reports (SessionEndStopping); the entity folds its runs
+//     and starts a new session — one workflow task and one new activity per system at every
+//     worker restart, all of them on the critical path of the next start (1,000 systems:
+//     10.5–12.9 s until every check was probed again on 2 cores).
+//   - 1: the session is scheduled with a retry policy (sessionResumeRetry…, its ScheduleToClose
+//     equal to its StartToClose so a lost or timed-out attempt is not retried) and
+//     ProbeSessionRequest.Resumable: at a worker's stop it stores what it has done in PostgreSQL
+//     and fails retryably; Temporal retries it on the next worker, which resumes where it
+//     stopped. The entity hears nothing until the session ends as usual — a restart costs no
+//     workflow task.
+const changeSessionResume = "session-resume"

@@ -194,10 +194,12 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cleanup.push(func() {
-		// The entities whose probe sessions the stop ended have their next workflow tasks on
-		// the stopped worker's sticky queue. The embedded Temporal runs on until those moved to
-		// the task queue: at the next start they are ready at once, instead of waiting for the
-		// timer queue to time out a backlog of them (3–8 s with 1,000 systems).
+		// The probe sessions the stop suspended are retried by Temporal after 1 s (and the
+		// entities of sessions that ended instead have their next workflow tasks on the
+		// stopped worker's sticky queue, moved to the task queue after 1 s). The embedded
+		// Temporal runs on until those timers fired: at the next start the tasks are ready at
+		// once, instead of waiting for the timer queue to catch up with a backlog of them
+		// (3–8 s with 1,000 systems).
 		if w.HandedOver() > 0 {
 			time.Sleep(worker.StickyScheduleToStart() + stickyDrainSlack)
 		}

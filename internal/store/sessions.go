@@ -20,8 +20,9 @@ const sessionFenceSQL = `UPDATE system_health_state SET probe_session_expires_at
 	WHERE system_id = $1 AND probe_session = $2 RETURNING 1`
 
 // ClaimProbeSession makes session the system's probe session (replacing any other: the one it
-// replaces is fenced from then on) and announces it on ProbeSessionChannel. It returns the
-// state's seq; ok is false when the system has no state row yet (nothing was claimed).
+// replaces is fenced from then on) and announces it on ProbeSessionChannel; what an earlier
+// session left to resume is dropped (SuspendProbeSession). It returns the state's seq; ok is
+// false when the system has no state row yet (nothing was claimed).
 //
 // owner is the backend pid of the connection the session's worker holds for its lifetime (0:
 // none, the session is then only noticed lost by its activity's timeout).
@@ -33,7 +34,7 @@ func (s *Store) ClaimProbeSession(ctx context.Context, systemID, session string,
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `UPDATE system_health_state SET probe_session = $2, probe_session_expires_at = $3,
-				probe_session_owner = $4
+				probe_session_owner = $4, probe_session_resume = NULL
 			WHERE system_id = $1 RETURNING seq`, systemID, session, expiresAt.UTC(), ownerPID).Scan(&seq)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -49,6 +50,61 @@ func (s *Store) ClaimProbeSession(ctx context.Context, systemID, session string,
 		return 0, false, wrapErr("claim probe session", err)
 	}
 	return seq, ok, nil
+}
+
+// SuspendProbeSession stores state — what session has done so far, opaque to the store — for
+// the attempt of the session that resumes it on another worker (ResumeProbeSession), if session
+// is still the system's. It returns false when the session was fenced: nothing is stored.
+// Revoking the session keeps what was stored (its resumed attempt reports it as fenced);
+// claiming another session drops it.
+func (s *Store) SuspendProbeSession(ctx context.Context, systemID, session string, state []byte) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE system_health_state
+		SET probe_session_resume = jsonb_build_object('session', $2::text, 'state', $3::jsonb)
+		WHERE system_id = $1 AND probe_session = $2`, systemID, session, state)
+	if err != nil {
+		return false, wrapErr("suspend probe session", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// ResumedSession is what ResumeProbeSession found of a suspended session.
+type ResumedSession struct {
+	// State is what the suspended attempt stored (nil: nothing was stored for the session, or it
+	// was taken already).
+	State []byte
+	// Current tells whether the session is still the system's: it was claimed again (owner and
+	// expiry); otherwise it was fenced meanwhile and must only report what it did.
+	Current bool
+	// Seq is the state's seq.
+	Seq int64
+}
+
+// ResumeProbeSession takes what a suspended attempt of session stored (SuspendProbeSession) —
+// once: a second call finds nothing — and, when the session is still the system's, claims it
+// again for owner until expiresAt (no announcement: the session id does not change).
+func (s *Store) ResumeProbeSession(ctx context.Context, systemID, session string, expiresAt time.Time, owner uint32) (ResumedSession, error) {
+	var ownerPID *int32
+	if owner != 0 {
+		o := int32(owner)
+		ownerPID = &o
+	}
+	var r ResumedSession
+	err := s.pool.QueryRow(ctx, `WITH old AS (
+			SELECT system_id, probe_session_resume->'state' AS state FROM system_health_state
+			WHERE system_id = $1 AND probe_session_resume->>'session' = $2 FOR UPDATE)
+		UPDATE system_health_state s SET probe_session_resume = NULL,
+			probe_session_expires_at = CASE WHEN s.probe_session = $2 THEN $3 ELSE s.probe_session_expires_at END,
+			probe_session_owner = CASE WHEN s.probe_session = $2 THEN $4 ELSE s.probe_session_owner END
+		FROM old WHERE s.system_id = old.system_id
+		RETURNING old.state, s.probe_session IS NOT DISTINCT FROM $2, s.seq`,
+		systemID, session, expiresAt.UTC(), ownerPID).Scan(&r.State, &r.Current, &r.Seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ResumedSession{}, nil
+	}
+	if err != nil {
+		return ResumedSession{}, wrapErr("resume probe session", err)
+	}
+	return r, nil
 }
 
 // RevokeProbeSession clears the system's probe session if it is session (or any session when
@@ -153,18 +209,20 @@ type OrphanedSession struct {
 // cadence back from the session's reported end. A backend pid is never 0.
 const handedOverOwner = 0
 
-// HandOverProbeSessions records that the given sessions ended because their worker stopped
-// gracefully and reported their ends to their entities: TakeOrphanedProbeSessions reports one
-// lost only if its entity has not replaced it within grace, and only when asked for handed-over
-// sessions. Sessions that are no longer their system's are left alone. It returns how many it
-// handed over.
-func (s *Store) HandOverProbeSessions(ctx context.Context, sessions []string, grace time.Duration) (int64, error) {
+// HandOverProbeSessions records that the given sessions, owned by owner, ended because their
+// worker stopped gracefully and reported their ends to their entities (or suspended themselves
+// for another worker to resume): TakeOrphanedProbeSessions reports one lost only if its entity
+// (or its resumed attempt) has not replaced it within grace, and only when asked for handed-over
+// sessions. Sessions that are no longer their system's, or that another owner claimed meanwhile
+// (a resumed attempt), are left alone; a session handed over already is handed over again (its
+// grace starts anew). It returns how many it handed over.
+func (s *Store) HandOverProbeSessions(ctx context.Context, sessions []string, owner uint32, grace time.Duration) (int64, error) {
 	if len(sessions) == 0 {
 		return 0, nil
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE system_health_state SET probe_session_owner = $2,
 			probe_session_expires_at = now() + make_interval(secs => $3)
-		WHERE probe_session = ANY($1)`, sessions, handedOverOwner, grace.Seconds())
+		WHERE probe_session = ANY($1) AND probe_session_owner IN ($2, $4)`, sessions, handedOverOwner, grace.Seconds(), int32(owner))
 	if err != nil {
 		return 0, wrapErr("hand over probe sessions", err)
 	}

@@ -179,14 +179,18 @@ func TestHandedOverProbeSessions(t *testing.T) {
 		}
 		return got
 	}
-	if n, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1", "a.0"}, time.Hour); err != nil || n != 2 {
+	if n, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1", "a.0"}, pid, time.Hour); err != nil || n != 2 {
 		t.Fatalf("hand over a.1, b.1 and a session that is no system's: %d %v, want 2", n, err)
+	}
+	// A session another owner claimed since (an attempt resumed on another worker) stays its.
+	if n, err := f.s.HandOverProbeSessions(ctx, []string{"c.1"}, pid+1, time.Hour); err != nil || n != 0 {
+		t.Fatalf("hand over c.1 as another owner: %d %v, want 0", n, err)
 	}
 	if got := take(true); len(got) != 0 {
 		t.Fatalf("reported within their grace: %+v", got)
 	}
 	// The grace is over; b.1's entity took the cadence back with a new session meanwhile.
-	if _, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1"}, 0); err != nil {
+	if _, err := f.s.HandOverProbeSessions(ctx, []string{"a.1", "b.1"}, pid, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.s.ClaimProbeSession(ctx, other.ID, "b.2", t0, pid); err != nil {
@@ -208,5 +212,80 @@ func TestHandedOverProbeSessions(t *testing.T) {
 	}
 	if owner == nil || *owner != int32(pid) {
 		t.Errorf("c.1, never handed over, is owned by %v, want %d", owner, pid)
+	}
+}
+
+// A suspended session's state is stored only while it is the system's session and is taken once
+// by its resumed attempt, which claims the session again (new owner and expiry) — or, when the
+// entity revoked the session meanwhile, only reports it. Claiming a new session drops what an
+// older one left.
+func TestSuspendAndResumeProbeSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := ctxT(t)
+	if _, err := f.s.Persist(ctx, PersistInput{SystemID: f.sys, Seq: 1, At: t0, View: health.BaselineView(1)}); err != nil {
+		t.Fatal(err)
+	}
+	row := func() (session *string, owner *int32, expires *time.Time, resume []byte) {
+		t.Helper()
+		if err := f.pool.QueryRow(ctx, `SELECT probe_session, probe_session_owner, probe_session_expires_at, probe_session_resume
+			FROM system_health_state WHERE system_id = $1`, f.sys).Scan(&session, &owner, &expires, &resume); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if _, _, err := f.s.ClaimProbeSession(ctx, f.sys, "e.1", t0, 7); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.s.SuspendProbeSession(ctx, f.sys, "e.0", []byte(`{"runs":1}`)); err != nil || ok {
+		t.Fatalf("suspend a session that is not the system's: %v %v, want nothing stored", ok, err)
+	}
+	if r, err := f.s.ResumeProbeSession(ctx, f.sys, "e.1", t0, 8); err != nil || r.State != nil || r.Current {
+		t.Fatalf("resume with nothing suspended: %+v %v, want nothing", r, err)
+	}
+	if ok, err := f.s.SuspendProbeSession(ctx, f.sys, "e.1", []byte(`{"runs": 3, "stored": ["a"]}`)); err != nil || !ok {
+		t.Fatalf("suspend e.1: %v %v", ok, err)
+	}
+	// Another session's attempt finds nothing and changes nothing.
+	if r, err := f.s.ResumeProbeSession(ctx, f.sys, "e.2", t0, 8); err != nil || r.State != nil {
+		t.Fatalf("resume e.2 while e.1 is suspended: %+v %v", r, err)
+	}
+	later := t0.Add(time.Hour)
+	r, err := f.s.ResumeProbeSession(ctx, f.sys, "e.1", later, 9)
+	if err != nil || !r.Current || r.Seq != 1 || string(r.State) != `{"runs": 3, "stored": ["a"]}` {
+		t.Fatalf("resume e.1: %+v (%s) %v, want current, seq 1, the suspended state", r, r.State, err)
+	}
+	if session, owner, expires, resume := row(); *session != "e.1" || owner == nil || *owner != 9 || !expires.Equal(later) || resume != nil {
+		t.Errorf("after the resume: session %v owner %v expires %v resume %s; want e.1, 9, %v, none", *session, owner, expires, resume, later)
+	}
+	if r, err := f.s.ResumeProbeSession(ctx, f.sys, "e.1", later, 10); err != nil || r.State != nil {
+		t.Errorf("a second resume found %+v %v, want nothing", r, err)
+	}
+	// Suspended, then revoked by the entity: the resumed attempt gets its state, not the session.
+	if ok, err := f.s.SuspendProbeSession(ctx, f.sys, "e.1", []byte(`{"runs": 4}`)); err != nil || !ok {
+		t.Fatalf("suspend e.1 again: %v %v", ok, err)
+	}
+	if _, err := f.s.RevokeProbeSession(ctx, f.sys, "e.1"); err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.s.ResumeProbeSession(ctx, f.sys, "e.1", later.Add(time.Hour), 11)
+	if err != nil || r.Current || string(r.State) != `{"runs": 4}` {
+		t.Fatalf("resume a revoked session: %+v (%s) %v, want its state, not current", r, r.State, err)
+	}
+	if session, owner, _, _ := row(); session != nil || owner != nil {
+		t.Errorf("resuming a revoked session claimed it: session %v owner %v", session, owner)
+	}
+	// Suspended, then the entity started a new session: the old state is dropped.
+	if _, _, err := f.s.ClaimProbeSession(ctx, f.sys, "e.3", t0, 7); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := f.s.SuspendProbeSession(ctx, f.sys, "e.3", []byte(`{"runs": 5}`)); err != nil || !ok {
+		t.Fatalf("suspend e.3: %v %v", ok, err)
+	}
+	if _, _, err := f.s.ClaimProbeSession(ctx, f.sys, "e.4", t0, 7); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := f.s.ResumeProbeSession(ctx, f.sys, "e.3", later, 12); err != nil || r.State != nil {
+		t.Errorf("resume e.3 after e.4 was claimed: %+v %v, want nothing", r, err)
 	}
 }
