@@ -178,7 +178,6 @@ func TestSessionMaxRunsByVersion(t *testing.T) {
 			env := newEnv(t, f.fake)
 			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityProbeSession})
 			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
-			env.RegisterActivityWithOptions(f.session, activity.RegisterOptions{Name: ActivityResumableProbeSession})
 			env.RegisterActivityWithOptions(f.revoke, activity.RegisterOptions{Name: ActivityRevokeProbeSession})
 			env.OnGetVersion(changeSessionRuns, workflow.DefaultVersion, 1).Return(tc.version)
 			endAt(env, f.fake, time.Minute)
