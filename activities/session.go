@@ -277,8 +277,11 @@ func sessionOutcome(res workflows.ProbeSessionResult, err error) (workflows.Prob
 // sessionResume is what a suspended attempt of a probe session leaves to the one that resumes it.
 type sessionResume struct {
 	// Runs is how many probes the session made (its next run id is Runs+1).
-	Runs     int       `json:"runs"`
-	Deadline time.Time `json:"deadline"`
+	Runs int `json:"runs"`
+	// Deadline is when the session stops probing; the resumed attempt moves it on by the time
+	// the session was suspended (since SuspendedAt).
+	Deadline    time.Time `json:"deadline"`
+	SuspendedAt time.Time `json:"suspendedAt"`
 	// Checks are the windows and due times of the session's checks.
 	Checks []resumeCheck          `json:"checks"`
 	Stored []workflows.SessionRun `json:"stored,omitempty"`
@@ -334,7 +337,8 @@ func (s *Sessions) probeSession(ctx context.Context, req workflows.ProbeSessionR
 				checks[i].Recent, checks[i].LastRunAt, checks[i].NextDue = w.Recent, w.LastRunAt, w.NextDue
 			}
 		}
-		runs, deadline, res.Stored, seq = was.Runs, was.Deadline, was.Stored, r.Seq
+		runs, res.Stored, seq = was.Runs, was.Stored, r.Seq
+		deadline = resumedDeadline(was, time.Now(), activity.GetInfo(ctx).Deadline, timeout)
 		if !r.Current {
 			// Revoked or replaced while it was suspended: it only reports what it did.
 			res.Reason, res.NextDue = workflows.SessionEndFenced, nextDue()
@@ -603,10 +607,26 @@ loop:
 	return res, nil
 }
 
+// resumedDeadline is a resumed session's deadline: the suspended attempt's, moved on by the time
+// the session was suspended (it probes as long as it would have), and no later than the
+// attempt's own deadline (attemptDeadline, zero: none) allows for a last probe and its report.
+func resumedDeadline(was sessionResume, now, attemptDeadline time.Time, probeTimeout time.Duration) time.Time {
+	d := was.Deadline
+	if !was.SuspendedAt.IsZero() && now.After(was.SuspendedAt) {
+		d = d.Add(now.Sub(was.SuspendedAt))
+	}
+	if !attemptDeadline.IsZero() {
+		if latest := attemptDeadline.Add(-probeTimeout - sessionExpirySlack); d.After(latest) {
+			d = latest
+		}
+	}
+	return d
+}
+
 // suspend stores what the session did for the attempt that resumes it; false when it could not
 // (the session was fenced, or PostgreSQL refused): the session then ends and reports as before.
 func (s *Sessions) suspend(ctx context.Context, req workflows.ProbeSessionRequest, checks []workflows.SessionCheck, runs int, deadline time.Time, stored []workflows.SessionRun) bool {
-	was := sessionResume{Runs: runs, Deadline: deadline, Stored: stored, Checks: make([]resumeCheck, len(checks))}
+	was := sessionResume{Runs: runs, Deadline: deadline, SuspendedAt: time.Now(), Stored: stored, Checks: make([]resumeCheck, len(checks))}
 	for i, c := range checks {
 		was.Checks[i] = resumeCheck{ConfigurationID: c.ConfigurationID, Recent: c.Recent, LastRunAt: c.LastRunAt, NextDue: c.NextDue}
 	}

@@ -435,6 +435,23 @@ func TestProbeSessionSuspendsAndResumes(t *testing.T) {
 		t.Errorf("a revoked session's retry: %+v %v, %d probes; want fenced, reporting s1:se.1.5, no probe", res, err, hits.Load()-before)
 	}
 
+	// Suspended long ago with 2 s of its time left: the resumed attempt still probes for 2 s
+	// (its deadline moves on by the time it was suspended) instead of ending at once.
+	if _, _, err := st.ClaimProbeSession(ctx, "s1", "e.1", time.Now().Add(time.Minute), 4242); err != nil {
+		t.Fatal(err)
+	}
+	long := fmt.Sprintf(`{"runs":7,"deadline":%q,"suspendedAt":%q,"checks":[{"configurationId":%q,"recent":["healthy"],"nextDue":%q}]}`,
+		time.Now().Add(-time.Hour).Format(time.RFC3339Nano), time.Now().Add(-time.Hour-2*time.Second).Format(time.RFC3339Nano),
+		cfg.ID, time.Now().Add(-time.Hour).Format(time.RFC3339Nano))
+	if _, err := st.SuspendProbeSession(ctx, "s1", "e.1", []byte(long)); err != nil {
+		t.Fatal(err)
+	}
+	before = hits.Load()
+	_, res, err = run(4646, 2, request(100), 0)
+	if err != nil || res.Reason != workflows.SessionEndMaxDuration || len(res.Stored) < 1 || res.Stored[0].ID != "s1:se.1.8" || hits.Load() == before {
+		t.Errorf("a session resumed an hour after its deadline: %+v %v, %d probes; want runs from s1:se.1.8 on, then max-duration", res, err, hits.Load()-before)
+	}
+
 	// Not resumable (an entity before changeSessionResume): it ends and reports at the stop.
 	if _, _, err := st.ClaimProbeSession(ctx, "s1", "e.2", time.Now().Add(time.Minute), 4242); err != nil {
 		t.Fatal(err)
@@ -447,5 +464,33 @@ func TestProbeSessionSuspendsAndResumes(t *testing.T) {
 	}
 	if _, resume := row(); resume != nil {
 		t.Errorf("a session that is not resumable left %s", resume)
+	}
+}
+
+// A resumed session probes as long as it had left when it was suspended, within its attempt's
+// own deadline.
+func TestResumedDeadline(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name          string
+		deadline      time.Time
+		suspendedAt   time.Time
+		attemptEndsAt time.Time
+		want          time.Time
+	}{
+		{"suspended 10 s with a minute left", now.Add(50 * time.Second), now.Add(-10 * time.Second), time.Time{}, now.Add(time.Minute)},
+		{"suspended an hour after its deadline passed", now.Add(-time.Hour), now.Add(-time.Hour - 2*time.Second), time.Time{}, now.Add(2 * time.Second)},
+		{"no suspension time (older state)", now.Add(time.Minute), time.Time{}, time.Time{}, now.Add(time.Minute)},
+		{"capped by the attempt's deadline", now.Add(50 * time.Second), now.Add(-10 * time.Second), now.Add(time.Minute), now.Add(time.Minute - 2*time.Second - sessionExpirySlack)},
+		{"the attempt's deadline leaves room", now.Add(50 * time.Second), now.Add(-10 * time.Second), now.Add(time.Hour), now.Add(time.Minute)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := resumedDeadline(sessionResume{Deadline: tc.deadline, SuspendedAt: tc.suspendedAt}, now, tc.attemptEndsAt, 2*time.Second)
+			if !got.Equal(tc.want) {
+				t.Errorf("deadline %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -34,6 +34,9 @@ const (
 	// restarting in a loop) backs off to sessionResumeRetryMax.
 	sessionResumeRetry    = time.Second
 	sessionResumeRetryMax = 10 * time.Second
+	// sessionSuspendMax bounds how long a suspended session waits for a worker to resume it
+	// (then it times out and the entity reloads, as after any lost session).
+	sessionSuspendMax = 24 * time.Hour
 )
 
 // activeSession is the probe session the entity started last and that has not ended.
@@ -133,10 +136,12 @@ func (e *entity) maybeStartSession(ctx workflow.Context) {
 		Summary:     fmt.Sprintf("session %s: %d check(s)", s.id, len(checks)),
 	}
 	if e.resumableSessions {
-		// A session suspended by its worker's stop is retried — resumed — on the next worker;
-		// every other failure is not retryable, and its attempts share one budget, so a lost
-		// attempt's timeout is not retried either (changeSessionResume).
-		opts.ScheduleToCloseTimeout = opts.StartToCloseTimeout
+		// A session suspended by its worker's stop is retried — resumed — on the next worker,
+		// however long no worker runs (up to sessionSuspendMax); every other failure is not
+		// retryable. The retry of an attempt that timed out (lost with a killed worker) has
+		// nothing to resume from and fails at once: the entity hears of it as before
+		// (changeSessionResume).
+		opts.ScheduleToCloseTimeout = opts.StartToCloseTimeout + sessionSuspendMax
 		opts.RetryPolicy = &temporal.RetryPolicy{InitialInterval: sessionResumeRetry, BackoffCoefficient: 2, MaximumInterval: sessionResumeRetryMax}
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)

@@ -196,8 +196,8 @@ func TestSessionMaxRunsByVersion(t *testing.T) {
 }
 
 // From changeSessionResume on, a session is scheduled as ActivityResumableProbeSession, resumable,
-// with one time budget for its attempts (ScheduleToClose = StartToClose, so a timed-out attempt
-// is not retried), and a suspended attempt is retried — the entity hears only the retry's end;
+// waiting up to sessionSuspendMax for a worker to resume it (ScheduleToClose), and a suspended
+// attempt is retried — the entity hears only the retry's end;
 // before it, as ActivityProbeSession with one attempt: the suspension reaches the entity.
 func TestSessionResumableByVersion(t *testing.T) {
 	for _, tc := range []struct {
@@ -244,8 +244,9 @@ func TestSessionResumableByVersion(t *testing.T) {
 				if info.ActivityType.Name != tc.activity {
 					t.Errorf("session attempt %d: %s, want %s", i, info.ActivityType.Name, tc.activity)
 				}
-				if tc.resumable && info.ScheduleToCloseTimeout != info.StartToCloseTimeout {
-					t.Errorf("session attempt %d: schedule-to-close %v, start-to-close %v; want one budget", i, info.ScheduleToCloseTimeout, info.StartToCloseTimeout)
+				if tc.resumable && info.ScheduleToCloseTimeout != info.StartToCloseTimeout+sessionSuspendMax {
+					t.Errorf("session attempt %d: schedule-to-close %v, start-to-close %v; want %v more to wait for a worker while suspended",
+						i, info.ScheduleToCloseTimeout, info.StartToCloseTimeout, sessionSuspendMax)
 				}
 			}
 			for i, r := range f.requests {

@@ -103,10 +103,11 @@ const changeBoundedHistory = "bounded-history"
 //     and starts a new session — one workflow task and one new activity per system at every
 //     worker restart, all of them on the critical path of the next start (1,000 systems:
 //     10.5–12.9 s until every check was probed again on 2 cores).
-//   - 1: the session is scheduled with a retry policy (sessionResumeRetry…, its ScheduleToClose
-//     equal to its StartToClose so a lost or timed-out attempt is not retried) and
+//   - 1: the session is scheduled as ActivityResumableProbeSession with a retry policy
+//     (sessionResumeRetry…; ScheduleToClose = StartToClose + sessionSuspendMax) and
 //     ProbeSessionRequest.Resumable: at a worker's stop it stores what it has done in PostgreSQL
 //     and fails retryably; Temporal retries it on the next worker, which resumes where it
-//     stopped. The entity hears nothing until the session ends as usual — a restart costs no
-//     workflow task.
+//     stopped, its deadline moved on by the time it was suspended. The entity hears nothing until
+//     the session ends as usual — a restart costs no workflow task. The retry of an attempt lost
+//     with a killed worker (timed out) has nothing to resume from and fails at once.
 const changeSessionResume = "session-resume"
