@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -395,20 +396,12 @@ func TestProbeSessionSuspendsAndResumes(t *testing.T) {
 	if got := hits.Load() - before; got != 2 {
 		t.Errorf("attempt 2 probed %d times, want 2", got)
 	}
-	var stored []string
 	rows, err := pool.Query(ctx, `SELECT id FROM health_check_runs WHERE system_id = 's1' ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, id)
-	}
-	if rows.Err() != nil || !slices.Equal(stored, want) {
-		t.Errorf("stored runs %v (%v), want %v, each once", stored, rows.Err(), want)
+	if stored, err := pgx.CollectRows(rows, pgx.RowTo[string]); err != nil || !slices.Equal(stored, want) {
+		t.Errorf("stored runs %v (%v), want %v, each once", stored, err, want)
 	}
 	if owner, resume := row(); owner == nil || *owner != 4343 || resume != nil {
 		t.Errorf("after attempt 2: owner %v, resume %s; want 4343 and nothing left", owner, resume)
